@@ -1,0 +1,28 @@
+# Two commands set up everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.assay-installed
+
+.PHONY: demo test bench system clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+system:
+	@bash scripts/setup-system.sh
+
+demo: system $(STAMP)
+	$(BIN)/assay eval --benchmark humaneval --samples canonical
+
+test: system $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: system $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

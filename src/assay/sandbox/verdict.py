@@ -1,0 +1,118 @@
+"""What the sandbox says about a run: a status per test, with evidence."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Status(str, Enum):
+    """Outcome of one test. ``INFRA_ERROR`` is ours, never the candidate's."""
+
+    PASS = "pass"
+    FAIL = "fail"  # ran, returned a wrong answer
+    ERROR = "error"  # raised an exception (or the program did not load)
+    TIMEOUT = "timeout"  # exceeded its CPU or wall-clock limit
+    MEMORY = "memory"  # exceeded its memory limit
+    OUTPUT_LIMIT = "output_limit"  # printed more than allowed
+    CRASH = "crash"  # the process died (signal, early exit, killed its parent)
+    SKIPPED = "skipped"  # not run: the sample's total budget was spent first
+    INFRA_ERROR = "infra_error"  # the sandbox itself failed
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+# Worst last. INFRA_ERROR outranks everything so a sample touched by one is
+# never scored as the candidate's failure.
+_SEVERITY = {
+    Status.PASS: 0,
+    Status.SKIPPED: 1,
+    Status.FAIL: 2,
+    Status.ERROR: 3,
+    Status.OUTPUT_LIMIT: 4,
+    Status.MEMORY: 5,
+    Status.TIMEOUT: 6,
+    Status.CRASH: 7,
+    Status.INFRA_ERROR: 8,
+}
+
+
+def worst(statuses: list[Status]) -> Status:
+    return max(statuses, key=lambda s: s.severity, default=Status.PASS)
+
+
+@dataclass
+class Measurement:
+    """Kernel-read cost of one test's execution in the sandbox."""
+
+    cpu_ns: int = 0  # CPU time of the candidate process (all threads)
+    wall_ns: int = 0
+    peak_rss_bytes: int = 0  # peak resident memory during the test
+
+
+@dataclass
+class TestVerdict:
+    name: str
+    status: Status
+    kind: str = "call"
+    exception_type: str | None = None
+    message: str | None = None
+    traceback: str | None = None  # candidate frames only
+    first_difference: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    measurement: Measurement = field(default_factory=Measurement)
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return {k: v for k, v in data.items() if v not in (None, "")}
+
+
+@dataclass
+class SampleResult:
+    """All verdicts for one program on one problem."""
+
+    task_id: str
+    tests: list[TestVerdict]
+    load: TestVerdict | None = None  # set when the program failed to load
+    infra_message: str | None = None
+
+    @property
+    def status(self) -> Status:
+        statuses = [t.status for t in self.tests]
+        if self.load is not None:
+            statuses.append(self.load.status)
+        return worst(statuses)
+
+    @property
+    def passed(self) -> bool:
+        return self.load is None and bool(self.tests) and all(t.passed for t in self.tests)
+
+    @property
+    def fraction_passed(self) -> float:
+        return sum(t.passed for t in self.tests) / len(self.tests) if self.tests else 0.0
+
+    @property
+    def is_infra_error(self) -> bool:
+        return self.status is Status.INFRA_ERROR
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "task_id": self.task_id,
+            "passed": self.passed,
+            "status": self.status.value,
+            "tests": [t.to_dict() for t in self.tests],
+        }
+        if self.load is not None:
+            data["load"] = self.load.to_dict()
+        if self.infra_message:
+            data["infra_message"] = self.infra_message
+        return data
