@@ -1,0 +1,90 @@
+"""Comparing a candidate's plain-data output with the expected value, outside the sandbox."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from assay.sandbox.harness.codec import Opaque
+
+REPR_LIMIT = 160
+
+
+def short_repr(value: Any, limit: int = REPR_LIMIT) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def values_equal(output: Any, expected: Any) -> bool:
+    """Python ``==`` on plain data; anything opaque equals nothing."""
+    if isinstance(output, Opaque) or isinstance(expected, Opaque):
+        return False
+    try:
+        return bool(output == expected)
+    except Exception:
+        return False
+
+
+def approx_equal(output: Any, expected: Any, abs_tol: float, rel_tol: float) -> bool:
+    if isinstance(expected, (list, tuple)) and type(output) is type(expected):
+        return len(output) == len(expected) and all(approx_equal(o, e, abs_tol, rel_tol) for o, e in zip(output, expected))
+    numeric = (int, float)
+    if isinstance(output, numeric) and isinstance(expected, numeric) and not isinstance(output, bool):
+        return math.isclose(output, expected, rel_tol=rel_tol, abs_tol=abs_tol)
+    return values_equal(output, expected)
+
+
+def first_difference(output: Any, expected: Any) -> str:
+    """One line saying where the output first departs from the expected value."""
+    if isinstance(output, Opaque):
+        return "expected %s, got an object of type %s with no plain value (%s)" % (short_repr(expected), output.type_name, output.text[:80])
+    if type(output) is not type(expected) and not (isinstance(output, (int, float)) and isinstance(expected, (int, float))):
+        return "expected %s of type %s, got %s of type %s" % (
+            short_repr(expected),
+            type(expected).__name__,
+            short_repr(output),
+            type(output).__name__,
+        )
+    if isinstance(expected, str) and isinstance(output, str):
+        for index, (a, b) in enumerate(zip(output, expected)):
+            if a != b:
+                return "strings differ at index %d: expected %r, got %r (expected %s, got %s)" % (
+                    index, b, a, short_repr(expected), short_repr(output)
+                )
+        return "expected a string of length %d, got length %d (expected %s, got %s)" % (
+            len(expected), len(output), short_repr(expected), short_repr(output)
+        )
+    if isinstance(expected, (list, tuple)) and isinstance(output, (list, tuple)):
+        for index, (a, b) in enumerate(zip(output, expected)):
+            if not values_equal(a, b):
+                return "differs at index %d: expected %s, got %s" % (index, short_repr(b), short_repr(a))
+        return "expected %d items, got %d (expected %s, got %s)" % (len(expected), len(output), short_repr(expected), short_repr(output))
+    if isinstance(expected, dict) and isinstance(output, dict):
+        missing = [k for k in expected if k not in output]
+        extra = [k for k in output if k not in expected]
+        if missing:
+            return "missing key %s" % short_repr(missing[0])
+        if extra:
+            return "unexpected key %s" % short_repr(extra[0])
+        for key in expected:
+            if not values_equal(output[key], expected[key]):
+                return "at key %s: expected %s, got %s" % (short_repr(key), short_repr(expected[key]), short_repr(output[key]))
+    return "expected %s, got %s" % (short_repr(expected), short_repr(output))
+
+
+def normalize_stdout(text: str) -> list[str]:
+    """Lines with trailing whitespace dropped, and trailing blank lines removed."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def stdout_difference(output: str, expected: str) -> str | None:
+    got, want = normalize_stdout(output), normalize_stdout(expected)
+    if got == want:
+        return None
+    for number, (a, b) in enumerate(zip(got, want), start=1):
+        if a != b:
+            return "line %d: expected %s, got %s" % (number, short_repr(b), short_repr(a))
+    return "expected %d lines of output, got %d" % (len(want), len(got))

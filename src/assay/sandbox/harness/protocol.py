@@ -1,0 +1,77 @@
+"""Length-prefixed JSON messages over pipes (stdlib only: used in the sandbox too)."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+
+HEADER = struct.Struct(">I")
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a well-formed message, or hung up."""
+
+
+def write_message(fd: int, message: Any) -> None:
+    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+    data = HEADER.pack(len(body)) + body
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def read_exactly(fd: int, size: int) -> bytes:
+    chunks = []
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise ProtocolError("peer closed the channel")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd: int) -> Any:
+    (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
+    if size > MAX_MESSAGE:
+        raise ProtocolError("message of %d bytes exceeds the limit" % size)
+    return parse_body(read_exactly(fd, size))
+
+
+def parse_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError("malformed message: %s" % exc) from None
+
+
+class MessageBuffer:
+    """Accumulates bytes read without blocking; yields whole messages."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self._data += chunk
+
+    def pop(self) -> Any | None:
+        if len(self._data) < HEADER.size:
+            return None
+        (size,) = HEADER.unpack_from(self._data)
+        if size > MAX_MESSAGE:
+            raise ProtocolError("message of %d bytes exceeds the limit" % size)
+        end = HEADER.size + size
+        if len(self._data) < end:
+            return None
+        body = bytes(self._data[HEADER.size : end])
+        del self._data[:end]
+        return parse_body(body)
+
+    @property
+    def pending(self) -> int:
+        return len(self._data)

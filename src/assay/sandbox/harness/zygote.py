@@ -1,0 +1,610 @@
+"""The warm server inside the sandbox (standard library only).
+
+Process tree, per worker::
+
+    zygote   (imports the harness once; one sample at a time)
+      └─ monitor   (forked per sample; relays requests, watches the candidate)
+           └─ candidate   (PID 1 of a fresh pid namespace, no capabilities)
+
+The monitor is trusted: it runs no candidate code, and the candidate cannot
+see it (different pid namespace), signal it, or write to it except through
+the reply pipe, whose messages are only ever *data* to be compared outside.
+The monitor measures CPU time (the kernel's per-process clock), peak memory
+(VmHWM, reset before each call) and output size, and kills the candidate's
+whole pid namespace when a limit is passed.
+
+Requests arrive on fd 0, replies leave on fd 1, as length-prefixed JSON.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import gc
+import io
+import linecache
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import codec  # noqa: E402
+import protocol  # noqa: E402
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_SET_CHILD_SUBREAPER = 38, 24, 47, 36
+PR_SET_PDEATHSIG = 1
+CANDIDATE_FILE = "<candidate>"
+WORK_ROOT = "/tmp/assay-work"
+POLL_MIN, POLL_MAX = 0.002, 0.05
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+# Modules candidates commonly import, loaded once here and inherited by fork.
+PREWARM = (
+    "math cmath re collections itertools functools heapq bisect string random hashlib json fractions "
+    "decimal statistics typing operator copy array datetime textwrap unicodedata dataclasses enum "
+    "threading queue struct numbers abc contextlib"
+).split()
+
+
+def prewarm() -> None:
+    for name in PREWARM:
+        try:
+            __import__(name)
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------- kernel bits
+
+
+def cpu_clock_ns(pid: int) -> int | None:
+    """CPU time of process ``pid`` (all threads), from the kernel's clock."""
+    clock_id = ((~pid) << 3) | 2  # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
+    try:
+        return time.clock_gettime_ns(clock_id)
+    except OSError:
+        return None
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def last_capability() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return 63
+
+
+LAST_CAP = last_capability()
+
+
+def drop_capabilities() -> None:
+    """No capabilities, now or after any exec; no privilege gain via setuid files."""
+    prctl = libc.prctl
+    for cap in range(LAST_CAP + 1):
+        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+    libc.capset(ctypes.byref(CapHeader(0x20080522, 0)), ctypes.byref((CapData * 2)()))
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def probe_pid_namespace() -> bool:
+    """Can this process give each run its own pid namespace?"""
+    pid = os.fork()
+    if pid == 0:
+        ok = libc.unshare(CLONE_NEWPID) == 0
+        if ok:
+            inner = os.fork()
+            if inner == 0:
+                os._exit(0 if os.getpid() == 1 else 1)
+            _, status = os.waitpid(inner, 0)
+            ok = os.waitstatus_to_exitcode(status) == 0
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def sweep_strays() -> int:
+    """Kill every process in this sandbox but ourselves and its init."""
+    killed = 0
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, me):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            if killed:
+                time.sleep(0.001)
+                killed = 0
+                continue
+            break
+    return killed
+
+
+# ---------------------------------------------------------------- candidate side
+
+
+def describe_exception(exc: BaseException) -> dict:
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "<unprintable message>"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == CANDIDATE_FILE]
+    lines = traceback.format_list(frames[-8:])
+    try:
+        head = traceback.format_exception_only(type(exc), exc)[-1].rstrip()
+    except BaseException:
+        head = type(exc).__name__
+    tb = ("Traceback (candidate frames):\n" + "".join(lines) + head) if lines else head
+    return {"type": type(exc).__name__, "message": (message or type(exc).__name__)[:2000], "traceback": tb[-4000:]}
+
+
+def set_limits(limits: dict) -> None:
+    def cap(kind: int, value: int | None) -> None:
+        if value is None or value <= 0:
+            return
+        try:
+            resource.setrlimit(kind, (value, value))
+        except (ValueError, OSError):
+            pass
+
+    cpu = max(1, int(limits.get("sample_cpu_seconds", 60) + 0.999))
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    except (ValueError, OSError):
+        pass
+    cap(resource.RLIMIT_AS, limits.get("memory_bytes"))
+    cap(resource.RLIMIT_NPROC, limits.get("processes"))
+    cap(resource.RLIMIT_NOFILE, limits.get("open_files"))
+    cap(resource.RLIMIT_FSIZE, limits.get("file_bytes"))
+    cap(resource.RLIMIT_CORE, 0)
+    try:
+        resource.setrlimit(resource.RLIMIT_STACK, (512 << 20, 512 << 20))
+    except (ValueError, OSError):
+        pass
+
+
+def candidate_main(start: dict, requests: int, replies: int, stdout_fd: int, stderr_fd: int, stdin_path: str, own_pidns: bool) -> None:
+    """Runs in the candidate process. Never returns."""
+    # A process group of its own: kill(0, ...) and killpg reach only the
+    # candidate. (Not setsid: a new session costs milliseconds in the scheduler.)
+    os.setpgid(0, 0)
+    if own_pidns:
+        libc.unshare(CLONE_NEWNS)
+        libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
+        libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:
+        pass
+    drop_capabilities()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    stdin_fd = os.open(stdin_path, os.O_RDONLY)
+    os.dup2(stdin_fd, 0)
+    os.dup2(stdout_fd, 1)
+    os.dup2(stderr_fd, 2)
+    low, high = sorted((requests, replies))
+    os.closerange(3, low)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, 1 << 16)
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8", errors="replace")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=False)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace")
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+    set_limits(start.get("limits", {}))
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+
+    program = start["program"]
+    as_main = bool(start.get("main"))
+    namespace = {"__name__": "__main__" if as_main else "__candidate__", "__builtins__": builtins, "__file__": CANDIDATE_FILE}
+    linecache.cache[CANDIDATE_FILE] = (len(program), None, program.splitlines(True), CANDIDATE_FILE)
+    reply = run_guarded(lambda: exec(compile(program, CANDIDATE_FILE, "exec"), namespace), as_main)
+    send(replies, reply)
+    while True:
+        try:
+            request = protocol.read_message(requests)
+        except protocol.ProtocolError:
+            os._exit(0)
+        if request.get("op") == "call":
+            send(replies, call(namespace, request))
+        else:
+            os._exit(0)
+
+
+def run_guarded(action, as_main: bool = False) -> dict:
+    try:
+        action()
+        result = {"status": "ok"}
+    except SystemExit as exc:
+        code = exc.code
+        if as_main and (code is None or code == 0):
+            result = {"status": "ok"}
+        else:
+            result = {"status": "exception", "exc": describe_exception(exc)}
+    except BaseException as exc:
+        result = {"status": "exception", "exc": describe_exception(exc)}
+    flush_output()
+    return result
+
+
+def call(namespace: dict, request: dict) -> dict:
+    holder = {}
+
+    def invoke() -> None:
+        function = namespace.get(request["fn"])
+        if function is None:
+            raise NameError("the program does not define %r" % request["fn"])
+        args = codec.decode(request.get("args", []))
+        kwargs = codec.decode(request.get("kwargs", {"$dict": []}))
+        value = function(*args, **kwargs)
+        try:
+            holder["value"] = codec.encode(value)
+        except codec.Unencodable as exc:
+            holder["unencodable"] = str(exc)
+        except BaseException as exc:
+            holder["unencodable"] = "converting the result raised %s" % type(exc).__name__
+
+    result = run_guarded(invoke)
+    if result["status"] == "ok":
+        if "unencodable" in holder:
+            result = {"status": "unencodable", "message": holder["unencodable"]}
+        else:
+            result["value"] = holder.get("value")
+    return result
+
+
+def flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def send(fd: int, message: dict) -> None:
+    try:
+        protocol.write_message(fd, message)
+    except BaseException:
+        os._exit(70)
+
+
+# ---------------------------------------------------------------- monitor side
+
+
+class Monitor:
+    """Runs one sample: starts the candidate, relays requests, enforces limits.
+
+    It runs in the zygote itself (no extra fork): the candidate is forked into
+    a fresh pid namespace, so it cannot see or signal the zygote.
+    """
+
+    def __init__(self, start: dict, pidns_fd: int | None) -> None:
+        self.start = start
+        self.limits = start.get("limits", {})
+        self.pidns_fd = pidns_fd
+        self.own_pidns = pidns_fd is not None
+        self.buffer = protocol.MessageBuffer()
+        self.read_offsets = {"stdout": 0, "stderr": 0}
+        self.candidate = 0
+        self.exit_status: int | None = None
+        self.rusage = None
+        self.fds: list[int] = []
+
+    def run(self) -> None:
+        workdir = os.path.join(WORK_ROOT, "run")
+        io_dir = os.path.join(WORK_ROOT, "io")
+        if os.path.isdir(workdir) and os.listdir(workdir):
+            clean_workdir()
+        os.makedirs(workdir, exist_ok=True)
+        os.makedirs(io_dir, exist_ok=True)
+        stdin_path = os.path.join(io_dir, "stdin")
+        with open(stdin_path, "w", encoding="utf-8") as handle:
+            handle.write(self.start.get("stdin") or "")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        stdout_fd = os.open(os.path.join(io_dir, "stdout"), flags, 0o600)
+        stderr_fd = os.open(os.path.join(io_dir, "stderr"), flags, 0o600)
+        self.out_fds = {
+            "stdout": os.open(os.path.join(io_dir, "stdout"), os.O_RDONLY),
+            "stderr": os.open(os.path.join(io_dir, "stderr"), os.O_RDONLY),
+        }
+        self.fds += list(self.out_fds.values())
+        req_r, self.req_w = os.pipe()
+        self.rep_r, rep_w = os.pipe()
+        self.fds += [self.req_w, self.rep_r]
+        if self.own_pidns:
+            # back to our own namespace, then a fresh sibling for this candidate
+            if libc.setns(self.pidns_fd, CLONE_NEWPID) != 0 or libc.unshare(CLONE_NEWPID) != 0:
+                self.own_pidns = False
+        cwd = os.getcwd()
+        os.chdir(workdir)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for fd in self.fds:
+                    os.close(fd)
+                candidate_main(self.start, req_r, rep_w, stdout_fd, stderr_fd, stdin_path, self.own_pidns)
+            finally:
+                os._exit(71)
+        os.chdir(cwd)
+        self.candidate = pid
+        for fd in (req_r, rep_w, stdout_fd, stderr_fd):
+            os.close(fd)
+        try:
+            self.status_fd = os.open("/proc/%d/status" % pid, os.O_RDONLY)
+            self.fds.append(self.status_fd)
+        except OSError:
+            self.status_fd = None
+        try:
+            self.clear_refs_fd = os.open("/proc/%d/clear_refs" % pid, os.O_WRONLY)
+            self.fds.append(self.clear_refs_fd)
+        except OSError:
+            self.clear_refs_fd = None
+        os.set_blocking(self.rep_r, False)
+        try:
+            protocol.write_message(1, self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0)))
+            while self.exit_status is None:
+                request = protocol.read_message(0)
+                if request.get("op") != "call":
+                    break
+                self.reset_peak_rss()
+                try:
+                    protocol.write_message(self.req_w, request)
+                except OSError:
+                    pass  # the candidate is gone; await_reply reports how
+                cpu = request.get("cpu_seconds", self.limits.get("cpu_seconds", 4.0))
+                wall = request.get("wall_seconds", self.limits.get("wall_seconds", 12.0))
+                protocol.write_message(1, self.await_reply(cpu, wall))
+        finally:
+            self.kill()
+            for fd in self.fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def reset_peak_rss(self) -> None:
+        if self.clear_refs_fd is not None:
+            try:
+                os.write(self.clear_refs_fd, b"5")
+            except OSError:
+                pass
+
+    def peak_rss(self) -> int:
+        if self.status_fd is None:
+            return 0
+        try:
+            text = os.pread(self.status_fd, 4096, 0)
+        except OSError:
+            return 0
+        start = text.find(b"VmHWM:")
+        if start < 0:
+            return 0
+        try:
+            return int(text[start + 6 : text.index(b"kB", start)].strip()) * 1024
+        except ValueError:
+            return 0
+
+    def kill(self) -> None:
+        """Kill the candidate's whole tree. Reaped later, without waiting here."""
+        if self.exit_status is not None:
+            return
+        try:
+            if self.own_pidns:
+                os.kill(self.candidate, signal.SIGKILL)  # PID 1 of its namespace: all die
+            else:
+                os.killpg(self.candidate, signal.SIGKILL)
+        except OSError:
+            pass
+        self.exit_status = -1
+
+    def poll_exit(self) -> bool:
+        if self.exit_status is not None:
+            return True
+        pid, status, rusage = os.wait4(self.candidate, os.WNOHANG)
+        if pid:
+            self.exit_status = status
+            self.rusage = rusage
+            return True
+        return False
+
+    def await_reply(self, cpu_limit: float, wall_limit: float) -> dict:
+        pid = self.candidate
+        started = time.monotonic_ns()
+        cpu_start = cpu_clock_ns(pid) or 0
+        cpu_used = 0
+        deadline = started + int(wall_limit * 1e9)
+        cpu_budget = int(cpu_limit * 1e9)
+        output_cap = int(self.limits.get("output_bytes", 1 << 20))
+        interval = POLL_MIN
+        verdict = None
+        message = None
+        while True:
+            readable, _, _ = select.select([self.rep_r], [], [], interval)
+            if readable:
+                try:
+                    chunk = os.read(self.rep_r, 1 << 20)
+                except BlockingIOError:
+                    chunk = b""
+                except OSError:
+                    chunk = b""
+                if chunk:
+                    self.buffer.feed(chunk)
+                    try:
+                        message = self.buffer.pop()
+                    except protocol.ProtocolError as exc:
+                        verdict = {"status": "crash", "message": "candidate corrupted its reply channel: %s" % exc}
+                    if message is not None or verdict is not None:
+                        break
+                    continue
+                if self.poll_exit() or not chunk:
+                    # EOF: the candidate closed its end or died
+                    if not self.poll_exit():
+                        time.sleep(0.001)
+                        self.poll_exit() or self.kill()
+                    verdict = self.classify_exit()
+                    break
+            now_cpu = cpu_clock_ns(pid)
+            if now_cpu is not None:
+                cpu_used = now_cpu - cpu_start
+            if self.poll_exit():
+                verdict = self.classify_exit()
+                break
+            if cpu_used > cpu_budget:
+                verdict = {"status": "timeout", "message": "CPU time limit of %.3gs exceeded" % cpu_limit}
+                break
+            if time.monotonic_ns() > deadline:
+                verdict = {"status": "timeout", "message": "wall-clock limit of %.3gs exceeded (CPU used %.3gs)" % (wall_limit, cpu_used / 1e9)}
+                break
+            if self.output_size() > output_cap:
+                verdict = {"status": "output_limit", "message": "printed more than %d bytes" % output_cap}
+                break
+            interval = min(POLL_MAX, interval * 2)
+        now_cpu = cpu_clock_ns(pid)
+        if now_cpu is not None:
+            cpu_used = now_cpu - cpu_start
+        wall_used = time.monotonic_ns() - started
+        rss = self.peak_rss()
+        if verdict is None and self.output_size() > output_cap:
+            verdict = {"status": "output_limit", "message": "printed more than %d bytes" % output_cap}
+        if verdict is not None:
+            self.kill()
+            reply = verdict
+        else:
+            reply = message if isinstance(message, dict) else {"status": "crash", "message": "malformed reply"}
+            if reply.get("status") not in ("ok", "exception", "unencodable"):
+                reply = {"status": "crash", "message": "candidate forged its reply channel"}
+        reply["cpu_ns"] = cpu_used
+        reply["wall_ns"] = wall_used
+        reply["peak_rss"] = rss
+        reply["stdout"], reply["stdout_truncated"] = self.read_new("stdout")
+        reply["stderr"], reply["stderr_truncated"] = self.read_new("stderr")
+        reply["alive"] = self.exit_status is None
+        return reply
+
+    def classify_exit(self) -> dict:
+        status = self.exit_status
+        if status is None:
+            return {"status": "crash", "message": "candidate closed its reply channel"}
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and self.sample_cpu_spent()):
+                return {"status": "timeout", "message": "sample CPU budget exhausted"}
+            if sig == signal.SIGKILL and self.output_size() > int(self.limits.get("output_bytes", 1 << 20)):
+                return {"status": "output_limit", "message": "printed too much"}
+            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            if sig == signal.SIGKILL:
+                return {"status": "memory", "message": "killed by SIGKILL (most likely the out-of-memory killer)"}
+            return {"status": "crash", "message": "killed by signal %s" % name}
+        code = os.WEXITSTATUS(status)
+        return {"status": "crash", "message": "the program exited with code %d before the test finished" % code}
+
+    def sample_cpu_spent(self) -> bool:
+        if self.rusage is None:
+            return False
+        return self.rusage.ru_utime + self.rusage.ru_stime >= float(self.limits.get("sample_cpu_seconds", 60)) - 0.05
+
+    def output_size(self) -> int:
+        return sum(os.fstat(fd).st_size for fd in self.out_fds.values())
+
+    def read_new(self, stream: str) -> tuple[str, bool]:
+        cap = int(self.limits.get("report_output_bytes", 8192))
+        fd = self.out_fds[stream]
+        offset = self.read_offsets[stream]
+        size = os.fstat(fd).st_size
+        if size <= offset:
+            return "", False
+        data = os.pread(fd, min(cap, size - offset), offset)
+        self.read_offsets[stream] = size
+        return data.decode("utf-8", "replace"), size - offset > cap
+
+
+# ---------------------------------------------------------------- zygote
+
+
+def clean_workdir() -> None:
+    def force(function, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            os.chmod(path, 0o700)
+            function(path)
+        except OSError:
+            pass
+
+    shutil.rmtree(WORK_ROOT, onerror=force)
+
+
+def reap() -> None:
+    """Collect candidates killed earlier (their namespaces tear down meanwhile)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main() -> None:
+    prewarm()
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY) if probe_pid_namespace() else None
+    # Sweeping is only safe inside a pid namespace of our own.
+    in_sandbox = "--own-pid-namespace" in sys.argv
+    # Objects that exist now are never traversed by the collector in a child,
+    # so forking does not copy every page of the heap.
+    gc.collect()
+    gc.freeze()
+    protocol.write_message(1, {"op": "hello", "pid_namespace_per_run": pidns_fd is not None, "sandbox_pid": os.getpid(), "python": sys.version.split()[0]})
+    while True:
+        try:
+            request = protocol.read_message(0)
+        except protocol.ProtocolError:
+            return
+        if request.get("op") == "exit":
+            return
+        if request.get("op") != "start":
+            continue  # e.g. an "end" for a sample whose candidate already died
+        reap()
+        failure = None
+        try:
+            Monitor(request, pidns_fd).run()
+        except protocol.ProtocolError:
+            return  # the supervisor is gone
+        except BaseException as exc:  # the monitor failing is an infrastructure error
+            failure = "monitor failed: %r" % (exc,)
+        strays = sweep_strays() if in_sandbox and pidns_fd is None else 0
+        if failure:
+            protocol.write_message(1, {"status": "infra_error", "message": failure})
+        protocol.write_message(1, {"op": "done", "strays": strays})
+
+
+if __name__ == "__main__":
+    main()

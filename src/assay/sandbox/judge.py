@@ -1,0 +1,304 @@
+"""Running a problem's tests against one program, and deciding each verdict.
+
+Everything here runs in the supervisor. The sandbox only ever receives a
+program and call arguments; results come back as plain data and are
+compared here. Script tests (HumanEval's ``check``) run here too, with the
+candidate replaced by a proxy that forwards each call into the sandbox.
+"""
+
+from __future__ import annotations
+
+import linecache
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from assay.problems.model import CallTest, Problem, ScriptTest, StdioTest, Test
+from assay.sandbox.compare import approx_equal, first_difference, short_repr, stdout_difference, values_equal
+from assay.sandbox.limits import Limits
+from assay.sandbox.verdict import Measurement, SampleResult, Status, TestVerdict
+from assay.sandbox.worker import Reply, Session, Worker
+
+FATAL = {"timeout", "memory", "output_limit", "crash"}
+REPLY_STATUS = {
+    "timeout": Status.TIMEOUT,
+    "memory": Status.MEMORY,
+    "output_limit": Status.OUTPUT_LIMIT,
+    "crash": Status.CRASH,
+}
+TEST_FILE = "<test %s>"
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """How to go on after a test kills the candidate process.
+
+    By default the remaining tests are skipped (the sample has failed). With
+    ``continue_after_fatal`` the program is loaded afresh and the remaining
+    tests still run, which partial-credit rewards need.
+    """
+
+    continue_after_fatal: bool = False
+
+
+class CandidateStopped(Exception):
+    """A call into the sandbox did not return normally."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.message)
+        self.reply = reply
+
+
+def reply_status(reply: Reply) -> Status:
+    if reply.status in REPLY_STATUS:
+        return REPLY_STATUS[reply.status]
+    if reply.status == "exception":
+        return Status.MEMORY if reply.exception_type == "MemoryError" else Status.ERROR
+    if reply.status == "unencodable":
+        return Status.FAIL
+    return Status.CRASH
+
+
+def verdict_from_reply(name: str, kind: str, reply: Reply, status: Status | None = None) -> TestVerdict:
+    status = status or reply_status(reply)
+    message = reply.message
+    if reply.status == "unencodable":
+        message = "the return value has no plain-data form: %s" % reply.message
+    return TestVerdict(
+        name=name,
+        kind=kind,
+        status=status,
+        exception_type=reply.exception_type,
+        message=message,
+        traceback=reply.traceback,
+        stdout=reply.stdout,
+        stderr=reply.stderr,
+        measurement=reply.measurement,
+    )
+
+
+class SampleRun:
+    """The tests of one problem against one program, on one worker."""
+
+    def __init__(self, worker: Worker, problem: Problem, program: str, limits: Limits, policy: RunPolicy) -> None:
+        self.worker = worker
+        self.problem = problem
+        self.program = program
+        self.limits = limits
+        self.policy = policy
+        self.session: Session | None = None
+        self.load_failure: TestVerdict | None = None
+        self.cpu_spent_ns = 0
+
+    # ---------------------------------------------------------------- sessions
+
+    def _open(self) -> TestVerdict | None:
+        """Load the program in a fresh candidate process; a verdict if that failed."""
+        self._close()
+        self.session = Session(self.worker, self.program, self.limits)
+        reply = self.session.load()
+        self.cpu_spent_ns += reply.measurement.cpu_ns
+        if reply.status == "ok":
+            return None
+        return verdict_from_reply("load", "load", reply)
+
+    def _close(self) -> None:
+        if self.session is not None:
+            session, self.session = self.session, None
+            session.end()
+
+    # ---------------------------------------------------------------- running
+
+    def run(self) -> SampleResult:
+        verdicts: list[TestVerdict] = []
+        load: TestVerdict | None = None
+        stop_status: Status | None = None
+        try:
+            for test in self.problem.tests:
+                if stop_status is not None:
+                    verdicts.append(TestVerdict(test.name, Status.SKIPPED, kind=test.kind, message="not run: an earlier test ended the candidate (%s)" % stop_status.value))
+                    continue
+                if self.cpu_spent_ns > self.limits.sample_cpu_seconds * 1e9:
+                    verdicts.append(TestVerdict(test.name, Status.SKIPPED, kind=test.kind, message="not run: the sample's CPU budget is spent"))
+                    continue
+                if isinstance(test, StdioTest):
+                    verdict = self._run_stdio(test)
+                else:
+                    if self.session is None or not self.session.alive:
+                        failure = self._open()
+                        if failure is not None:
+                            load = failure
+                            verdicts.append(self._load_failed(test, failure))
+                            stop_status = failure.status
+                            continue
+                    verdict = self._run_call(test) if isinstance(test, CallTest) else self._run_script(test)
+                verdicts.append(verdict)
+                if verdict.status.value in FATAL and not self.policy.continue_after_fatal:
+                    stop_status = verdict.status
+        finally:
+            self._close()
+        return SampleResult(task_id=self.problem.task_id, tests=verdicts, load=load)
+
+    def _load_failed(self, test: Test, failure: TestVerdict) -> TestVerdict:
+        return TestVerdict(
+            test.name,
+            failure.status,
+            kind=test.kind,
+            exception_type=failure.exception_type,
+            message="the program failed to load: %s" % (failure.message or failure.status.value),
+            traceback=failure.traceback,
+        )
+
+    def _remote(self, function: str, args: tuple, kwargs: dict, cpu_seconds: float) -> Reply:
+        assert self.session is not None
+        reply = self.session.call(function, args, kwargs, cpu_seconds=cpu_seconds, wall_seconds=self._wall_for(cpu_seconds))
+        self.cpu_spent_ns += reply.measurement.cpu_ns
+        return reply
+
+    def _wall_for(self, cpu_seconds: float) -> float:
+        return min(self.limits.wall_seconds, 2 * cpu_seconds + 0.5)
+
+    # ---------------------------------------------------------------- call tests
+
+    def _run_call(self, test: CallTest) -> TestVerdict:
+        function = test.function or self.problem.entry_point
+        reply = self._remote(function, test.args, test.kwargs, self.limits.cpu_seconds)
+        if reply.status != "ok":
+            return verdict_from_reply(test.name, "call", reply)
+        passed, difference = self._compare(test, reply.value)
+        verdict = verdict_from_reply(test.name, "call", reply, Status.PASS if passed else Status.FAIL)
+        if not passed:
+            verdict.first_difference = difference
+            verdict.message = "%s(%s) returned a wrong answer" % (function, _call_text(test.args, test.kwargs))
+        return verdict
+
+    def _compare(self, test: CallTest, output: Any) -> tuple[bool, str | None]:
+        if test.comparison == "exact":
+            ok = values_equal(output, test.expected)
+        elif test.comparison == "approx":
+            ok = approx_equal(output, test.expected, test.abs_tol, test.rel_tol)
+        elif test.comparison == "truthy":
+            ok = _truth(output) is True
+            return ok, None if ok else "expected a true value, got %s" % short_repr(output)
+        elif test.comparison == "falsy":
+            ok = _truth(output) is False
+            return ok, None if ok else "expected a false value, got %s" % short_repr(output)
+        elif test.comparison == "checker":
+            ok, message = run_checker(self.problem, test.args, test.expected, output)
+            return ok, None if ok else message
+        else:
+            raise ValueError("unknown comparison %r" % test.comparison)
+        return ok, None if ok else first_difference(output, test.expected)
+
+    # ---------------------------------------------------------------- script tests
+
+    def _run_script(self, test: ScriptTest) -> TestVerdict:
+        budget = [self.limits.cpu_seconds * 1e9]
+        totals = Measurement()
+        outputs: list[Reply] = []
+        last_call: list[str] = []
+
+        def remote(function: str):
+            def proxy(*args: Any, **kwargs: Any) -> Any:
+                if self.session is None or not self.session.alive:
+                    raise CandidateStopped(Reply(status="crash", message="the candidate process is gone", alive=False))
+                reply = self._remote(function, args, kwargs, max(budget[0], 0) / 1e9)
+                budget[0] -= reply.measurement.cpu_ns
+                totals.cpu_ns += reply.measurement.cpu_ns
+                totals.wall_ns += reply.measurement.wall_ns
+                totals.peak_rss_bytes = max(totals.peak_rss_bytes, reply.measurement.peak_rss_bytes)
+                outputs.append(reply)
+                if reply.status != "ok":
+                    raise CandidateStopped(reply)
+                last_call[:] = ["%s(%s) returned %s" % (function, _call_text(args, kwargs), short_repr(reply.value))]
+                return reply.value
+
+            proxy.__name__ = function
+            return proxy
+
+        filename = TEST_FILE % test.name
+        linecache.cache[filename] = (len(test.source), None, test.source.splitlines(True), filename)
+        namespace: dict[str, Any] = {"__name__": "__assay_test__"}
+        try:
+            if test.setup or self.problem.setup:
+                exec(compile(test.setup or self.problem.setup, "<setup>", "exec"), namespace)
+            candidate = remote(self.problem.entry_point)
+            namespace[self.problem.entry_point] = candidate
+            exec(compile(test.source, filename, "exec"), namespace)
+            namespace[test.entry](candidate)
+            status, message, difference = Status.PASS, None, None
+        except CandidateStopped as stopped:
+            verdict = verdict_from_reply(test.name, "script", stopped.reply)
+            verdict.measurement = totals
+            verdict.stdout, verdict.stderr = _joined(outputs)
+            return verdict
+        except AssertionError as exc:
+            status, message, difference = Status.FAIL, _assertion_text(exc, filename), (last_call[0] if last_call else None)
+        except Exception as exc:  # the check choked on what the candidate returned
+            status = Status.FAIL
+            message = "the test raised %s: %s" % (type(exc).__name__, exc)
+            difference = last_call[0] if last_call else None
+        verdict = TestVerdict(test.name, status, kind="script", message=message, first_difference=difference, measurement=totals)
+        verdict.stdout, verdict.stderr = _joined(outputs)
+        return verdict
+
+    # ---------------------------------------------------------------- stdio tests
+
+    def _run_stdio(self, test: StdioTest) -> TestVerdict:
+        self._close()
+        session = Session(self.worker, self.program, self.limits, as_main=True, stdin=test.stdin)
+        try:
+            reply = session.load()
+        finally:
+            session.end()
+        self.cpu_spent_ns += reply.measurement.cpu_ns
+        if reply.status != "ok":
+            return verdict_from_reply(test.name, "stdio", reply)
+        difference = stdout_difference(reply.stdout, test.expected_stdout)
+        verdict = verdict_from_reply(test.name, "stdio", reply, Status.PASS if difference is None else Status.FAIL)
+        verdict.first_difference = difference
+        return verdict
+
+
+def run_checker(problem: Problem, args: tuple, expected: Any, output: Any) -> tuple[bool, str]:
+    """The problem's checker decides, in the supervisor, on plain data."""
+    if not problem.checker:
+        raise ValueError("%s has a checker test but no checker" % problem.task_id)
+    namespace: dict[str, Any] = {}
+    if problem.setup:
+        exec(compile(problem.setup, "<setup>", "exec"), namespace)
+    exec(compile(problem.checker, "<checker>", "exec"), namespace)
+    checker = namespace[problem.checker_function]
+    try:
+        ok = bool(checker(args, expected, output))
+    except Exception as exc:
+        return False, "the checker rejected the output (%s: %s)" % (type(exc).__name__, exc)
+    return ok, "the checker rejected the output %s" % short_repr(output)
+
+
+def _truth(value: Any) -> bool | None:
+    try:
+        return bool(value)
+    except Exception:
+        return None
+
+
+def _call_text(args: tuple, kwargs: dict) -> str:
+    parts = [short_repr(a, 60) for a in args] + ["%s=%s" % (k, short_repr(v, 60)) for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+def _assertion_text(exc: AssertionError, filename: str) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    line = frames[-1].line if frames else None
+    detail = str(exc)
+    text = "assertion failed"
+    if line:
+        text += ": %s" % line.strip()
+    if detail:
+        text += " (%s)" % detail[:300]
+    return text
+
+
+def _joined(replies: list[Reply]) -> tuple[str, str]:
+    return "".join(r.stdout for r in replies)[-8192:], "".join(r.stderr for r in replies)[-8192:]

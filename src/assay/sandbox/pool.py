@@ -1,0 +1,149 @@
+"""The sandbox as a pool of warm workers, with limits derived from references."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Callable, Iterable, Iterator
+
+from assay.problems.model import Problem
+from assay.sandbox.cgroups import CgroupLimiter
+from assay.sandbox.isolation import IsolationPlan, plan, warn_missing
+from assay.sandbox.judge import RunPolicy, SampleRun
+from assay.sandbox.limits import Limits
+from assay.sandbox.verdict import SampleResult, Status, TestVerdict
+from assay.sandbox.worker import InfraError, Worker
+
+ATTEMPTS = 2  # an infrastructure failure is retried once on a fresh worker
+
+
+class Sandbox:
+    """Runs programs against problems' tests in isolated, warm workers.
+
+    Thread-safe: up to ``workers`` samples run at once. Use as a context
+    manager, or call :meth:`close`.
+
+    Where a problem has a reference solution, each test's CPU limit is
+    ``timeout_factor`` times the reference's measured CPU time, but never
+    below ``min_cpu_seconds``; without one, ``limits.cpu_seconds`` applies.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        limits: Limits | None = None,
+        policy: RunPolicy | None = None,
+        timeout_factor: float = 20.0,
+        min_cpu_seconds: float = 0.5,
+        calibrate: bool = True,
+    ) -> None:
+        self.limits = limits or Limits()
+        self.policy = policy or RunPolicy()
+        self.timeout_factor = timeout_factor
+        self.min_cpu_seconds = min_cpu_seconds
+        self.calibrate = calibrate
+        self.size = max(1, workers or os.cpu_count() or 1)
+        cgroups = CgroupLimiter() if os.geteuid() == 0 else None
+        if cgroups is not None and not any(cgroups.available.values()):
+            cgroups = None
+        self.cgroups = cgroups
+        self._workers = [Worker(i, plan(), self.limits, cgroups) for i in range(self.size)]
+        self._free: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        self._calibrated: dict[str, Limits] = {}
+        self._calibration_lock = threading.Lock()
+        self._closed = False
+        first = self._workers[0]
+        first.start()
+        self.isolation: IsolationPlan = plan(cgroups.available if cgroups else {"memory": False, "pids": False}, first.hello.get("pid_namespace_per_run"))
+        warn_missing(self.isolation)
+        for worker in self._workers:
+            self._free.put(worker)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for worker in self._workers:
+            worker.close()
+
+    # ---------------------------------------------------------------- running
+
+    def run(self, problem: Problem, program: str, limits: Limits | None = None, policy: RunPolicy | None = None) -> SampleResult:
+        """Judge one program on one problem's tests."""
+        if self._closed:
+            raise RuntimeError("the sandbox is closed")
+        limits = limits or self.limits_for(problem)
+        worker = self._free.get()
+        try:
+            return self._run_on(worker, problem, program, limits, policy or self.policy)
+        finally:
+            self._free.put(worker)
+
+    def _run_on(self, worker: Worker, problem: Problem, program: str, limits: Limits, policy: RunPolicy) -> SampleResult:
+        failure: InfraError | None = None
+        for _ in range(ATTEMPTS):
+            try:
+                worker.ensure_started()
+                return SampleRun(worker, problem, program, limits, policy).run()
+            except InfraError as exc:
+                failure = exc
+                worker.stop()
+        message = "sandbox failure (not the candidate's fault): %s" % failure
+        tests = [TestVerdict(t.name, Status.INFRA_ERROR, kind=t.kind, message=message) for t in problem.tests]
+        return SampleResult(task_id=problem.task_id, tests=tests, infra_message=message)
+
+    def run_many(
+        self,
+        items: Iterable[tuple[Problem, str]],
+        on_result: Callable[[int, SampleResult], None] | None = None,
+    ) -> Iterator[tuple[int, SampleResult]]:
+        """Judge many (problem, program) pairs; yields (position, result) as they finish."""
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        pending = 0
+        with ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="assay-sandbox") as pool:
+            for position, (problem, program) in enumerate(items):
+                future = pool.submit(self.run, problem, program)
+                future.add_done_callback(lambda f, p=position: results.put((p, f)))
+                pending += 1
+            for _ in range(pending):
+                position, future = results.get()
+                result = future.result()
+                if on_result is not None:
+                    on_result(position, result)
+                yield position, result
+
+    # ---------------------------------------------------------------- limits
+
+    def limits_for(self, problem: Problem) -> Limits:
+        """Per-test CPU limit from the reference's cost, measured once per problem."""
+        if not self.calibrate or not problem.reference:
+            return self.limits
+        with self._calibration_lock:
+            cached = self._calibrated.get(problem.task_id)
+        if cached is not None:
+            return cached
+        result = self.run(problem, problem.reference, limits=self.limits)
+        if result.passed:
+            slowest = max((t.measurement.cpu_ns for t in result.tests), default=0) / 1e9
+            cpu = max(self.min_cpu_seconds, self.timeout_factor * slowest)
+            limits = replace(self.limits, cpu_seconds=cpu, wall_seconds=max(2 * cpu + 0.5, 1.0))
+        else:
+            limits = self.limits  # a reference that fails its own tests calibrates nothing
+        with self._calibration_lock:
+            self._calibrated[problem.task_id] = limits
+        return limits
+
+    @property
+    def pid_namespace_per_run(self) -> bool:
+        return bool(self._workers[0].hello.get("pid_namespace_per_run"))

@@ -1,0 +1,277 @@
+"""One warm worker: a zygote process inside its own sandbox, seen from outside."""
+
+from __future__ import annotations
+
+import os
+import select
+import shlex
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.sandbox.cgroups import CgroupLimiter, WorkerGroups, group_name
+from assay.sandbox.harness import codec, protocol
+from assay.sandbox.isolation import SANDBOX_ENV, IsolationPlan, bwrap_command, unsandboxed_command
+from assay.sandbox.limits import Limits
+from assay.sandbox.verdict import Measurement
+
+STARTUP_TIMEOUT = 60.0
+REPLY_MARGIN = 10.0  # seconds beyond the limits before the monitor counts as hung
+
+
+class InfraError(Exception):
+    """The sandbox machinery failed; the candidate is not to blame."""
+
+
+@dataclass
+class Reply:
+    """What the monitor reported for one load or call."""
+
+    status: str  # ok | exception | unencodable | timeout | memory | output_limit | crash | infra_error
+    value: Any = None
+    exception_type: str | None = None
+    message: str | None = None
+    traceback: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    alive: bool = True
+    measurement: Measurement = field(default_factory=Measurement)
+
+    @classmethod
+    def from_message(cls, data: dict) -> "Reply":
+        exc = data.get("exc") or {}
+        status = str(data.get("status", "crash"))
+        value = None
+        if status == "ok" and "value" in data:
+            try:
+                value = codec.decode(data["value"])
+            except (ValueError, TypeError, KeyError, IndexError) as error:
+                status, data = "crash", {**data, "message": "unreadable return value: %s" % error}
+        return cls(
+            status=status,
+            value=value,
+            exception_type=exc.get("type"),
+            message=exc.get("message", data.get("message")),
+            traceback=exc.get("traceback"),
+            stdout=str(data.get("stdout", "")),
+            stderr=str(data.get("stderr", "")),
+            alive=bool(data.get("alive", False)),
+            measurement=Measurement(
+                cpu_ns=int(data.get("cpu_ns", 0)),
+                wall_ns=int(data.get("wall_ns", 0)),
+                peak_rss_bytes=int(data.get("peak_rss", 0)),
+            ),
+        )
+
+
+class Worker:
+    """A zygote in a sandbox. Not thread-safe: one sample at a time."""
+
+    def __init__(self, index: int, isolation: IsolationPlan, limits: Limits, cgroups: CgroupLimiter | None = None) -> None:
+        self.index = index
+        self.isolation = isolation
+        self.limits = limits
+        self.cgroups = cgroups
+        self.groups: WorkerGroups | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.hello: dict[str, Any] = {}
+        self.samples_run = 0
+        self.lock = threading.Lock()
+        self._log = tempfile.TemporaryFile()
+
+    # -------------------------------------------------------------- lifecycle
+
+    def command(self) -> list[str]:
+        inner = bwrap_command(self.isolation.bwrap) if self.isolation.bwrap else unsandboxed_command()
+        prelude = ["ulimit -s unlimited 2>/dev/null"]
+        if self.groups is not None:
+            prelude += ["echo $$ > %s" % shlex.quote(str(path)) for path in self.groups.procs_files]
+        return ["/bin/sh", "-c", "; ".join(prelude) + '; exec "$@"', "assay-worker", *inner]
+
+    def start(self) -> None:
+        if self.cgroups is not None and self.groups is None:
+            # room for the zygote and monitor on top of the candidate's own limits
+            self.groups = self.cgroups.create(group_name(self.index), self.limits.memory_bytes + (512 << 20), self.limits.processes + 16)
+        env = dict(SANDBOX_ENV) if not self.isolation.bwrap else {"PATH": SANDBOX_ENV["PATH"]}
+        try:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                env=env,
+                cwd=tempfile.gettempdir(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise InfraError("could not start a sandbox worker: %s" % exc) from exc
+        message = self._read(STARTUP_TIMEOUT)
+        if message.get("op") != "hello":
+            raise InfraError("sandbox worker did not start: %s" % self.diagnostics())
+        self.hello = message
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ensure_started(self) -> None:
+        if not self.alive:
+            self.stop()
+            self.start()
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            try:
+                if process.poll() is None:
+                    try:
+                        protocol.write_message(process.stdin.fileno(), {"op": "exit"})
+                    except OSError:
+                        pass
+                    try:
+                        process.wait(timeout=2)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(process.pid, 9)
+                        process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            for stream in (process.stdin, process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stop()
+        if self.groups is not None:
+            self.groups.remove()
+            self.groups = None
+        self._log.close()
+
+    def diagnostics(self) -> str:
+        try:
+            self._log.seek(0)
+            text = self._log.read()[-2000:].decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            text = ""
+        code = self.process.poll() if self.process else None
+        return "exit code %s; stderr: %s" % (code, text or "(empty)")
+
+    # -------------------------------------------------------------- messages
+
+    def send(self, message: dict) -> None:
+        if not self.alive:
+            raise InfraError("sandbox worker is not running (%s)" % self.diagnostics())
+        try:
+            protocol.write_message(self.process.stdin.fileno(), message)
+        except (OSError, ValueError) as exc:
+            raise InfraError("sandbox worker stopped accepting requests: %s" % exc) from exc
+
+    def _read(self, timeout: float) -> dict:
+        if self.process is None:
+            raise InfraError("sandbox worker is not running")
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        header = self._read_exactly(fd, protocol.HEADER.size, deadline)
+        (size,) = protocol.HEADER.unpack(header)
+        if size > protocol.MAX_MESSAGE:
+            raise InfraError("sandbox worker sent an oversized message")
+        try:
+            message = protocol.parse_body(self._read_exactly(fd, size, deadline))
+        except protocol.ProtocolError as exc:
+            raise InfraError(str(exc)) from exc
+        if not isinstance(message, dict):
+            raise InfraError("sandbox worker sent a malformed message")
+        return message
+
+    def _read_exactly(self, fd: int, size: int, deadline: float) -> bytes:
+        chunks, remaining = [], size
+        while remaining:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise InfraError("sandbox worker did not answer in time")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, remaining)
+            if not chunk:
+                raise InfraError("sandbox worker died (%s)" % self.diagnostics())
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self, timeout: float) -> dict:
+        return self._read(timeout)
+
+
+class Session:
+    """One program loaded in a worker: load once, call many times, then end."""
+
+    def __init__(self, worker: Worker, program: str, limits: Limits, as_main: bool = False, stdin: str | None = None) -> None:
+        self.worker = worker
+        self.program = program
+        self.limits = limits
+        self.as_main = as_main
+        self.stdin = stdin
+        self.alive = False
+        self.ended = False
+
+    def _limits_message(self) -> dict:
+        limits = self.limits
+        return {
+            "cpu_seconds": limits.cpu_seconds,
+            "wall_seconds": limits.wall_seconds,
+            "sample_cpu_seconds": limits.sample_cpu_seconds,
+            "memory_bytes": limits.memory_bytes,
+            "output_bytes": limits.output_bytes,
+            "processes": limits.processes,
+            "open_files": limits.open_files,
+            "file_bytes": limits.file_bytes,
+        }
+
+    def load(self) -> Reply:
+        self.worker.ensure_started()
+        self.worker.send({"op": "start", "program": self.program, "main": self.as_main, "stdin": self.stdin, "limits": self._limits_message()})
+        reply = self._reply(self.limits.wall_seconds)
+        self.alive = reply.alive
+        return reply
+
+    def call(self, function: str, args: tuple, kwargs: dict | None = None, cpu_seconds: float | None = None, wall_seconds: float | None = None) -> Reply:
+        if not self.alive:
+            raise InfraError("call on a session whose candidate is gone")
+        wall = wall_seconds if wall_seconds is not None else self.limits.wall_seconds
+        self.worker.send(
+            {
+                "op": "call",
+                "fn": function,
+                "args": codec.encode(list(args)),
+                "kwargs": codec.encode(dict(kwargs or {})),
+                "cpu_seconds": cpu_seconds if cpu_seconds is not None else self.limits.cpu_seconds,
+                "wall_seconds": wall,
+            }
+        )
+        reply = self._reply(wall)
+        self.alive = reply.alive
+        return reply
+
+    def _reply(self, wall: float) -> Reply:
+        message = self.worker.receive(wall + REPLY_MARGIN)
+        if message.get("status") == "infra_error":
+            raise InfraError(str(message.get("message")))
+        if message.get("op") == "done":
+            raise InfraError("sandbox monitor ended without answering (exit %s)" % message.get("monitor_exit"))
+        return Reply.from_message(message)
+
+    def end(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        if self.alive:
+            self.worker.send({"op": "end"})
+        done = self.worker.receive(REPLY_MARGIN + 10)
+        if done.get("op") != "done":
+            raise InfraError("sandbox worker out of step: expected the end of a run")
+        self.worker.samples_run += 1
