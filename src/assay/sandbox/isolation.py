@@ -93,6 +93,11 @@ def data_masks(bound: list[str]) -> list[str]:
     return sorted(set(masks))
 
 
+def python_executable() -> str:
+    # normalized but not resolved: the venv is found from the executable's path
+    return os.path.normpath(os.path.abspath(sys.executable))
+
+
 def bwrap_command(bwrap: str) -> list[str]:
     cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     for top in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin"):
@@ -111,14 +116,15 @@ def bwrap_command(bwrap: str) -> list[str]:
         cmd += ["--tmpfs", mask]
     cmd += ["--ro-bind", str(HARNESS_DIR), HARNESS_MOUNT]
     cmd += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
+    cmd += ["--remount-ro", "/"]  # only /tmp (wiped between samples) is writable
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
-    cmd += ["--", sys.executable, "-s", "-B", HARNESS_MOUNT + "/zygote.py", "--own-pid-namespace"]
+    cmd += ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/zygote.py", "--own-pid-namespace"]
     return cmd
 
 
 def unsandboxed_command() -> list[str]:
-    return [sys.executable, "-s", "-B", str(HARNESS_DIR / "zygote.py")]
+    return [python_executable(), "-s", "-B", str(HARNESS_DIR / "zygote.py")]
 
 
 @lru_cache(maxsize=1)

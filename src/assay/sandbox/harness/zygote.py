@@ -321,7 +321,7 @@ class Monitor:
     def run(self) -> None:
         workdir = os.path.join(WORK_ROOT, "run")
         io_dir = os.path.join(WORK_ROOT, "io")
-        if os.path.isdir(workdir) and os.listdir(workdir):
+        if dirty():
             clean_workdir()
         os.makedirs(workdir, exist_ok=True)
         os.makedirs(io_dir, exist_ok=True)
@@ -549,6 +549,19 @@ class Monitor:
 # ---------------------------------------------------------------- zygote
 
 
+SCRATCH = ("/tmp", "/dev/shm")
+
+
+def dirty() -> bool:
+    """Did the last candidate leave anything where the next one could see it?"""
+    try:
+        if os.listdir("/tmp") not in ([], ["assay-work"]) or os.listdir(os.path.join(WORK_ROOT, "run")):
+            return True
+        return os.path.isdir("/dev/shm") and bool(os.listdir("/dev/shm"))
+    except OSError:
+        return True
+
+
 def clean_workdir() -> None:
     def force(function, path, _exc):
         try:
@@ -558,7 +571,20 @@ def clean_workdir() -> None:
         except OSError:
             pass
 
-    shutil.rmtree(WORK_ROOT, onerror=force)
+    for scratch in SCRATCH:
+        try:
+            entries = os.listdir(scratch)
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(scratch, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, onerror=force)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
 
 def reap() -> None:
@@ -569,6 +595,21 @@ def reap() -> None:
         except ChildProcessError:
             return
         if pid == 0:
+            return
+
+
+def reap_while_idle(limit: float = 0.2) -> None:
+    """Reap the killed candidate as soon as its namespace is gone, unless work arrives."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid:
+            continue
+        readable, _, _ = select.select([0], [], [], 0.001)
+        if readable:
             return
 
 
@@ -604,6 +645,7 @@ def main() -> None:
         if failure:
             protocol.write_message(1, {"status": "infra_error", "message": failure})
         protocol.write_message(1, {"op": "done", "strays": strays})
+        reap_while_idle()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assay.problems import CallTest, Problem
+from assay.sandbox.limits import Limits
+from assay.sandbox.pool import Sandbox
+
+FAST_LIMITS = Limits(cpu_seconds=0.5, wall_seconds=1.5, sample_cpu_seconds=5, memory_bytes=1024 << 20)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    with Sandbox(workers=2, limits=FAST_LIMITS, calibrate=False) as box:
+        yield box
+
+
+def probe_problem(function: str = "probe", expected=False, args: tuple = ()) -> Problem:
+    """A problem whose only test passes when ``probe()`` returns ``expected``.
+
+    Red-team tests write candidates whose ``probe`` reports whether an attack
+    worked; the attack failed exactly when the verdict is a pass.
+    """
+    return Problem(task_id="redteam/" + function, prompt="", entry_point=function, tests=(CallTest("probe", args, expected),))
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc/%s/stat" % entry).read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found

@@ -1,0 +1,184 @@
+"""The sandbox on honest programs: verdicts, evidence, limits and recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assay.problems import CallTest, Problem, ScriptTest, StdioTest
+from assay.sandbox.harness import codec
+from assay.sandbox.verdict import Status
+
+ADD = Problem("t/add", "def add(a, b):\n", "add", tests=(CallTest("t1", (2, 3), 5), CallTest("t2", (10, -4), 6)))
+GOOD = "def add(a, b):\n    return a + b\n"
+
+
+def test_correct_program_passes_with_measurements(sandbox):
+    result = sandbox.run(ADD, GOOD)
+    assert result.passed and result.status is Status.PASS
+    for verdict in result.tests:
+        assert verdict.measurement.wall_ns > 0
+        assert verdict.measurement.peak_rss_bytes > 0
+
+
+def test_wrong_answer_reports_first_difference(sandbox):
+    result = sandbox.run(ADD, "def add(a, b):\n    return a - b\n")
+    assert [t.status for t in result.tests] == [Status.FAIL, Status.FAIL]
+    assert result.tests[0].first_difference == "expected 5, got -1"
+
+
+def test_exception_has_trimmed_traceback(sandbox):
+    result = sandbox.run(ADD, "def helper(x):\n    return x[10]\n\ndef add(a, b):\n    return helper([a, b])\n")
+    verdict = result.tests[0]
+    assert verdict.status is Status.ERROR
+    assert verdict.exception_type == "IndexError"
+    assert "line 2, in helper" in verdict.traceback and "line 5, in add" in verdict.traceback
+    assert "zygote" not in verdict.traceback and "harness" not in verdict.traceback
+
+
+def test_stdout_and_stderr_are_captured(sandbox):
+    result = sandbox.run(ADD, "import sys\ndef add(a, b):\n    print('hello', a)\n    print('warn', file=sys.stderr)\n    return a + b\n")
+    assert result.passed
+    assert result.tests[0].stdout == "hello 2\n"
+    assert result.tests[1].stdout == "hello 10\n"
+    assert result.tests[0].stderr == "warn\n"
+
+
+def test_types_are_compared_exactly(sandbox):
+    problem = Problem("t/pair", "", "pair", tests=(CallTest("t", (1,), (1, 2)),))
+    assert not sandbox.run(problem, "def pair(x):\n    return [1, 2]\n").passed
+    assert sandbox.run(problem, "def pair(x):\n    return (1, 2)\n").passed
+
+
+def test_approx_truthy_and_checker_comparisons(sandbox):
+    problem = Problem(
+        "t/cmp",
+        "",
+        "f",
+        tests=(
+            CallTest("approx", (3.0,), 0.3333333, comparison="approx", abs_tol=1e-6),
+            CallTest("truthy", (2.0,), None, comparison="truthy"),
+            CallTest("checker", (3.0,), 1.0, comparison="checker"),
+        ),
+        checker="def check_output(args, expected, output):\n    return abs(output * args[0] - 1) < 1e-9\n",
+    )
+    assert sandbox.run(problem, "def f(x):\n    return 1 / x\n").passed
+    result = sandbox.run(problem, "def f(x):\n    return 0.0\n")
+    assert [t.status for t in result.tests] == [Status.FAIL] * 3
+
+
+def test_script_test_runs_outside_with_proxy(sandbox):
+    problem = Problem(
+        "t/script",
+        "def encode(s):\n    return s[::-1]\n\ndef decode(s):\n",
+        "decode",
+        tests=(ScriptTest("check", "def check(candidate):\n    for w in ['ab', 'xyz']:\n        assert candidate(encode(w)) == w\n"),),
+        setup="def encode(s):\n    return s[::-1]\n",
+    )
+    assert sandbox.run(problem, "def decode(s):\n    return s[::-1]\n").passed
+    # redefining the trusted helper in the candidate changes nothing
+    cheat = "def encode(s):\n    return s\n\ndef decode(s):\n    return s\n"
+    result = sandbox.run(problem, cheat)
+    assert not result.passed
+    assert "candidate(encode(w)) == w" in result.tests[0].message
+    assert result.tests[0].first_difference.startswith("decode('ba') returned")
+
+
+def test_stdio_tests(sandbox):
+    problem = Problem("t/io", "", "", tests=(StdioTest("sum", "3 4\n", "7\n"), StdioTest("sum2", "1 1\n", "2")))
+    program = "a, b = map(int, input().split())\nprint(a + b)\n"
+    assert sandbox.run(problem, program).passed
+    result = sandbox.run(problem, "print(0)\n")
+    assert result.tests[0].status is Status.FAIL
+    assert result.tests[0].first_difference == "line 1: expected '7', got '0'"
+
+
+def test_syntax_error_fails_every_test_as_error(sandbox):
+    result = sandbox.run(ADD, "def add(a, b)\n    return a + b\n")
+    assert result.load is not None and result.load.exception_type == "SyntaxError"
+    assert result.tests[0].status is Status.ERROR
+    assert result.tests[1].status is Status.SKIPPED
+
+
+def test_tests_after_a_timeout_are_skipped_or_rerun(sandbox):
+    from assay.sandbox.judge import RunPolicy
+
+    program = "def add(a, b):\n    if a == 2:\n        while True: pass\n    return a + b\n"
+    default = sandbox.run(ADD, program)
+    assert [t.status for t in default.tests] == [Status.TIMEOUT, Status.SKIPPED]
+    continued = sandbox.run(ADD, program, policy=RunPolicy(continue_after_fatal=True))
+    assert [t.status for t in continued.tests] == [Status.TIMEOUT, Status.PASS]
+
+
+def test_honest_heavy_programs_still_pass(sandbox):
+    problem = Problem("t/heavy", "", "work", tests=(CallTest("t", (), True),))
+    deep = "import sys\nsys.setrecursionlimit(100000)\ndef depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\ndef work():\n    return depth(30000) == 30000\n"
+    threads = "import threading\ndef work():\n    out = []\n    ts = [threading.Thread(target=lambda i=i: out.append(i * i)) for i in range(16)]\n    [t.start() for t in ts]\n    [t.join() for t in ts]\n    return sorted(out) == [i * i for i in range(16)]\n"
+    memory = "def work():\n    block = bytearray(300 * 1024 * 1024)\n    block[-1] = 1\n    return len(block) == 300 * 1024 * 1024\n"
+    for program in (deep, threads, memory):
+        result = sandbox.run(problem, program)
+        assert result.passed, result.to_dict()
+
+
+def test_worker_killed_from_outside_is_infra_error_or_recovers(sandbox):
+    # kill every worker between samples: the next run restarts them transparently
+    for worker in sandbox._workers:
+        if worker.process is not None:
+            os.killpg(worker.process.pid, signal.SIGKILL)
+    assert sandbox.run(ADD, GOOD).passed
+
+
+def test_infrastructure_failure_is_never_the_candidates(sandbox, monkeypatch):
+    from assay.sandbox import worker as worker_module
+
+    def broken_start(self):
+        raise worker_module.InfraError("simulated: cannot start worker")
+
+    for worker in sandbox._workers:
+        worker.stop()
+    monkeypatch.setattr(worker_module.Worker, "start", broken_start)
+    result = sandbox.run(ADD, GOOD)
+    assert result.status is Status.INFRA_ERROR and result.is_infra_error
+    assert all(t.status is Status.INFRA_ERROR for t in result.tests)
+    monkeypatch.undo()
+    assert sandbox.run(ADD, GOOD).passed
+
+
+def test_reference_calibrates_time_limits():
+    from assay.sandbox.pool import Sandbox
+    from conftest import FAST_LIMITS
+
+    problem = Problem("t/slowref", "", "work", tests=(CallTest("t", (300000,), 300000),), reference="def work(n):\n    return sum(1 for _ in range(n))\n")
+    with Sandbox(workers=1, limits=FAST_LIMITS, timeout_factor=5, min_cpu_seconds=0.05) as box:
+        limits = box.limits_for(problem)
+        assert 0.05 <= limits.cpu_seconds < FAST_LIMITS.cpu_seconds
+        slow = "def work(n):\n    total = 0\n    for _ in range(n * 200):\n        total += 1\n    return n\n"
+        assert box.run(problem, slow).tests[0].status is Status.TIMEOUT
+        assert box.run(problem, problem.reference).passed
+
+
+plain = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary(max_size=20) | st.complex_numbers(allow_nan=False),
+    lambda children: st.lists(children, max_size=4)
+    | st.tuples(children, children)
+    | st.dictionaries(st.integers() | st.text(max_size=5), children, max_size=4)
+    | st.frozensets(st.integers(), max_size=4),
+    max_leaves=20,
+)
+
+
+@given(plain)
+@settings(max_examples=300)
+def test_codec_round_trips_plain_data(value):
+    decoded = codec.decode(codec.encode(value))
+    assert decoded == value
+    assert type(decoded) is type(value)
+
+
+def test_codec_keeps_nan_and_infinity():
+    decoded = codec.decode(codec.encode([float("nan"), float("inf"), 2**80, True, 1]))
+    assert decoded[0] != decoded[0] and decoded[1] == float("inf") and decoded[2] == 2**80
+    assert decoded[3] is True and type(decoded[4]) is int
