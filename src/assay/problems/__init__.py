@@ -9,5 +9,16 @@ from assay.problems.model import (
     Test,
     Trust,
 )
+from assay.problems.registry import BENCHMARKS, load_benchmark
 
-__all__ = ["CallTest", "InputGenerator", "Problem", "ScriptTest", "StdioTest", "Test", "Trust"]
+__all__ = [
+    "BENCHMARKS",
+    "CallTest",
+    "InputGenerator",
+    "Problem",
+    "ScriptTest",
+    "StdioTest",
+    "Test",
+    "Trust",
+    "load_benchmark",
+]

@@ -86,8 +86,11 @@ Test = Union[CallTest, ScriptTest, StdioTest]
 class InputGenerator:
     """Source of ``generate_input(size, lid, cid)`` and the sizes of its levels.
 
-    ``levels`` holds one size per level, smallest first (ENAMEL's convention);
-    ``weights`` weigh the levels in efficiency scores.
+    ``levels`` holds one size per level, in the benchmark's order (ENAMEL's
+    are smallest first except HumanEval/147's); ``weights`` weigh the
+    levels in efficiency scores. ``level_cases``, when given, is the number of
+    inputs to generate at each level (ENAMEL: 8, 4, 4, 4) and takes precedence
+    over the single ``cases_per_level``.
     """
 
     source: str
@@ -95,6 +98,11 @@ class InputGenerator:
     weights: tuple[float, ...] = ()
     cases_per_level: int = 0
     function: str = "generate_input"
+    level_cases: tuple[int, ...] = ()
+
+    def cases_at(self, level: int) -> int:
+        """How many inputs to generate at ``level`` (0-based)."""
+        return self.level_cases[level] if self.level_cases else self.cases_per_level
 
 
 @dataclass(frozen=True)
