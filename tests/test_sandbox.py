@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from assay.problems import CallTest, Problem, ScriptTest, StdioTest
 from assay.sandbox.harness import codec
 from assay.sandbox.verdict import Status
+from conftest import FAST_LIMITS
 
 ADD = Problem("t/add", "def add(a, b):\n", "add", tests=(CallTest("t1", (2, 3), 5), CallTest("t2", (10, -4), 6)))
 GOOD = "def add(a, b):\n    return a + b\n"
@@ -118,8 +120,9 @@ def test_honest_heavy_programs_still_pass(sandbox):
     deep = "import sys\nsys.setrecursionlimit(100000)\ndef depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\ndef work():\n    return depth(30000) == 30000\n"
     threads = "import threading\ndef work():\n    out = []\n    ts = [threading.Thread(target=lambda i=i: out.append(i * i)) for i in range(16)]\n    [t.start() for t in ts]\n    [t.join() for t in ts]\n    return sorted(out) == [i * i for i in range(16)]\n"
     memory = "def work():\n    block = bytearray(300 * 1024 * 1024)\n    block[-1] = 1\n    return len(block) == 300 * 1024 * 1024\n"
+    generous = replace(FAST_LIMITS, cpu_seconds=5.0, wall_seconds=15.0)  # page-zeroing 300 MB is slow on a busy VM
     for program in (deep, threads, memory):
-        result = sandbox.run(problem, program)
+        result = sandbox.run(problem, program, limits=generous)
         assert result.passed, result.to_dict()
 
 

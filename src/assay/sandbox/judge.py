@@ -17,7 +17,7 @@ from assay.problems.model import CallTest, Problem, ScriptTest, StdioTest, Test
 from assay.sandbox.compare import approx_equal, first_difference, short_repr, stdout_difference, values_equal
 from assay.sandbox.limits import Limits
 from assay.sandbox.verdict import Measurement, SampleResult, Status, TestVerdict
-from assay.sandbox.worker import Reply, Session, Worker
+from assay.sandbox.worker import InfraError, Reply, Session, Worker
 
 FATAL = {"timeout", "memory", "output_limit", "crash"}
 REPLY_STATUS = {
@@ -110,6 +110,8 @@ class SampleRun:
     # ---------------------------------------------------------------- running
 
     def run(self) -> SampleResult:
+        if self.problem.tests and all(isinstance(t, CallTest) for t in self.problem.tests):
+            return self._run_batched(list(self.problem.tests))
         verdicts: list[TestVerdict] = []
         load: TestVerdict | None = None
         stop_status: Status | None = None
@@ -160,9 +162,44 @@ class SampleRun:
 
     # ---------------------------------------------------------------- call tests
 
+    def _run_batched(self, tests: list[CallTest]) -> SampleResult:
+        """All call tests in one exchange per candidate process."""
+        verdicts: list[TestVerdict] = []
+        load: TestVerdict | None = None
+        remaining = tests
+        while remaining:
+            if self.cpu_spent_ns > self.limits.sample_cpu_seconds * 1e9:
+                verdicts += [TestVerdict(t.name, Status.SKIPPED, kind="call", message="not run: the sample's CPU budget is spent") for t in remaining]
+                break
+            session = Session(self.worker, self.program, self.limits)
+            cpu = self.limits.cpu_seconds
+            calls = [session.call_message(t.function or self.problem.entry_point, t.args, t.kwargs, cpu, self._wall_for(cpu)) for t in remaining]
+            load_reply, replies = session.run_batch(calls)
+            self.cpu_spent_ns += load_reply.measurement.cpu_ns
+            if load_reply.status != "ok":
+                load = verdict_from_reply("load", "load", load_reply)
+                verdicts.append(self._load_failed(remaining[0], load))
+                verdicts += [TestVerdict(t.name, Status.SKIPPED, kind="call", message="not run: the program failed to load") for t in remaining[1:]]
+                break
+            for test, reply in zip(remaining, replies):
+                self.cpu_spent_ns += reply.measurement.cpu_ns
+                verdicts.append(self._call_verdict(test, reply))
+            remaining = remaining[len(replies) :]
+            if remaining and not replies:
+                raise InfraError("the sandbox answered a batch with no replies")
+            if remaining and not self.policy.continue_after_fatal:
+                stop = verdicts[-1].status
+                verdicts += [TestVerdict(t.name, Status.SKIPPED, kind="call", message="not run: an earlier test ended the candidate (%s)" % stop.value) for t in remaining]
+                break
+        return SampleResult(task_id=self.problem.task_id, tests=verdicts, load=load)
+
     def _run_call(self, test: CallTest) -> TestVerdict:
         function = test.function or self.problem.entry_point
         reply = self._remote(function, test.args, test.kwargs, self.limits.cpu_seconds)
+        return self._call_verdict(test, reply)
+
+    def _call_verdict(self, test: CallTest, reply: Reply) -> TestVerdict:
+        function = test.function or self.problem.entry_point
         if reply.status != "ok":
             return verdict_from_reply(test.name, "call", reply)
         passed, difference = self._compare(test, reply.value)

@@ -239,23 +239,45 @@ class Session:
         self.alive = reply.alive
         return reply
 
+    def call_message(self, function: str, args: tuple, kwargs: dict | None = None, cpu_seconds: float | None = None, wall_seconds: float | None = None) -> dict:
+        return {
+            "op": "call",
+            "fn": function,
+            "args": codec.encode(list(args)),
+            "kwargs": codec.encode(dict(kwargs or {})),
+            "cpu_seconds": cpu_seconds if cpu_seconds is not None else self.limits.cpu_seconds,
+            "wall_seconds": wall_seconds if wall_seconds is not None else self.limits.wall_seconds,
+        }
+
     def call(self, function: str, args: tuple, kwargs: dict | None = None, cpu_seconds: float | None = None, wall_seconds: float | None = None) -> Reply:
         if not self.alive:
             raise InfraError("call on a session whose candidate is gone")
-        wall = wall_seconds if wall_seconds is not None else self.limits.wall_seconds
-        self.worker.send(
-            {
-                "op": "call",
-                "fn": function,
-                "args": codec.encode(list(args)),
-                "kwargs": codec.encode(dict(kwargs or {})),
-                "cpu_seconds": cpu_seconds if cpu_seconds is not None else self.limits.cpu_seconds,
-                "wall_seconds": wall,
-            }
-        )
-        reply = self._reply(wall)
+        message = self.call_message(function, args, kwargs, cpu_seconds, wall_seconds)
+        self.worker.send(message)
+        reply = self._reply(message["wall_seconds"])
         self.alive = reply.alive
         return reply
+
+    def run_batch(self, calls: list[dict]) -> tuple[Reply, list[Reply]]:
+        """Load, make every call, and end, in one exchange with the worker.
+
+        Stops at the first call that ends the candidate; the replies list is
+        then shorter than ``calls``.
+        """
+        self.worker.ensure_started()
+        self.worker.send({"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls})
+        budget = self.limits.wall_seconds + sum(c["wall_seconds"] for c in calls) + REPLY_MARGIN
+        message = self.worker.receive(budget)
+        if message.get("status") == "infra_error":
+            raise InfraError(str(message.get("message")))
+        if "load" not in message or not isinstance(message.get("calls"), list):
+            raise InfraError("sandbox worker out of step: expected a batch answer")
+        self.ended = True
+        done = self.worker.receive(REPLY_MARGIN + 10)
+        if done.get("op") != "done":
+            raise InfraError("sandbox worker out of step: expected the end of a run")
+        self.worker.samples_run += 1
+        return Reply.from_message(message["load"]), [Reply.from_message(m) for m in message["calls"] if isinstance(m, dict)]
 
     def _reply(self, wall: float) -> Reply:
         message = self.worker.receive(wall + REPLY_MARGIN)

@@ -37,11 +37,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import codec  # noqa: E402
 import protocol  # noqa: E402
 
-CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_SET_CHILD_SUBREAPER = 38, 24, 47, 36
-PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 CANDIDATE_FILE = "<candidate>"
 WORK_ROOT = "/tmp/assay-work"
 POLL_MIN, POLL_MAX = 0.002, 0.05
@@ -195,10 +193,6 @@ def candidate_main(start: dict, requests: int, replies: int, stdout_fd: int, std
     # A process group of its own: kill(0, ...) and killpg reach only the
     # candidate. (Not setsid: a new session costs milliseconds in the scheduler.)
     os.setpgid(0, 0)
-    if own_pidns:
-        libc.unshare(CLONE_NEWNS)
-        libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
-        libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     try:
         with open("/proc/self/oom_score_adj", "w") as handle:
             handle.write("1000")
@@ -369,19 +363,24 @@ class Monitor:
             self.clear_refs_fd = None
         os.set_blocking(self.rep_r, False)
         try:
-            protocol.write_message(1, self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0)))
+            load = self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
+            if "calls" in self.start:
+                # batch: every call in one request, every reply in one answer
+                replies = []
+                for request in self.start["calls"]:
+                    if self.exit_status is not None or load.get("status") != "ok":
+                        break
+                    replies.append(self.call(request))
+                    if not replies[-1]["alive"]:
+                        break
+                protocol.write_message(1, {"load": load, "calls": replies})
+                return
+            protocol.write_message(1, load)
             while self.exit_status is None:
                 request = protocol.read_message(0)
                 if request.get("op") != "call":
                     break
-                self.reset_peak_rss()
-                try:
-                    protocol.write_message(self.req_w, request)
-                except OSError:
-                    pass  # the candidate is gone; await_reply reports how
-                cpu = request.get("cpu_seconds", self.limits.get("cpu_seconds", 4.0))
-                wall = request.get("wall_seconds", self.limits.get("wall_seconds", 12.0))
-                protocol.write_message(1, self.await_reply(cpu, wall))
+                protocol.write_message(1, self.call(request))
         finally:
             self.kill()
             for fd in self.fds:
@@ -389,6 +388,16 @@ class Monitor:
                     os.close(fd)
                 except OSError:
                     pass
+
+    def call(self, request: dict) -> dict:
+        self.reset_peak_rss()
+        try:
+            protocol.write_message(self.req_w, request)
+        except OSError:
+            pass  # the candidate is gone; await_reply reports how
+        cpu = request.get("cpu_seconds", self.limits.get("cpu_seconds", 4.0))
+        wall = request.get("wall_seconds", self.limits.get("wall_seconds", 12.0))
+        return self.await_reply(cpu, wall)
 
     def reset_peak_rss(self) -> None:
         if self.clear_refs_fd is not None:
@@ -598,9 +607,10 @@ def reap() -> None:
             return
 
 
-def reap_while_idle(limit: float = 0.2) -> None:
+def reap_while_idle(limit: float = 30.0) -> None:
     """Reap the killed candidate as soon as its namespace is gone, unless work arrives."""
     deadline = time.monotonic() + limit
+    interval = 0.0005
     while time.monotonic() < deadline:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -608,14 +618,19 @@ def reap_while_idle(limit: float = 0.2) -> None:
             return
         if pid:
             continue
-        readable, _, _ = select.select([0], [], [], 0.001)
+        readable, _, _ = select.select([0], [], [], interval)
         if readable:
             return
+        interval = min(0.05, interval * 2)
 
 
 def main() -> None:
     prewarm()
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    # Not dumpable: without ptrace rights (which the candidate has dropped) no
+    # process can open our /proc entries (mem, fd/, environ), even with our uid.
+    # Candidates inherit the flag, so their own entries are closed the same way.
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY) if probe_pid_namespace() else None
     # Sweeping is only safe inside a pid namespace of our own.
     in_sandbox = "--own-pid-namespace" in sys.argv
