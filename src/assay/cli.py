@@ -47,6 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
     _add_limit_options(ev)
 
+    so = sub.add_parser("solve", help="generate solutions with a model and judge them on the hidden tests")
+    so.add_argument("--benchmark", required=True, help="humaneval, enamel, enamel-142, or a problems JSONL file")
+    so.add_argument("--model", default="embedded", help="embedded, embedded:smollm2-135m, gguf:PATH, openai:MODEL@URL, scripted:FILE")
+    so.add_argument("--strategy", default="sample", choices=["sample"], help="search strategy (the baseline: independent samples)")
+    so.add_argument("--n", type=int, default=1, help="samples per problem")
+    so.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    so.add_argument("--temperature", type=float, default=0.0, help="0 is greedy decoding")
+    so.add_argument("--top-p", type=float, default=1.0)
+    so.add_argument("--max-tokens", type=int, default=512)
+    so.add_argument("--seed", type=int, default=0)
+    so.add_argument("--concurrency", type=int, default=4, help="model requests in flight")
+    so.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    so.add_argument("--no-cache", action="store_true", help="do not read replies from the response cache")
+    so.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
+    so.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
+    _add_limit_options(so)
+
     sub.add_parser("doctor", help="report the isolation layers and meters available on this machine")
 
     models = sub.add_parser("models", help="list the embedded models, or install one")
@@ -62,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "eval":
             return command_eval(args)
+        if args.command == "solve":
+            return command_solve(args)
         if args.command == "doctor":
             return command_doctor()
         if args.command == "models":
@@ -149,6 +168,62 @@ def print_report(report) -> None:
         errors.print("[red]%d samples hit an infrastructure error[/]: they are left out of pass@k; rerun with --resume to retry them" % report.infra_errors)
 
 
+# -------------------------------------------------------------------- solve
+
+
+def command_solve(args: argparse.Namespace) -> int:
+    from assay.evaluate import write_results
+    from assay.models import CachedModel, GenerationParams, ModelError, ResponseCache, load_model
+    from assay.problems import load_benchmark
+    from assay.sandbox.limits import MiB, Limits
+    from assay.sandbox.pool import Sandbox
+    from assay.solve import SolveConfig, solve
+    from assay.store import Store
+
+    try:
+        problems = load_benchmark(args.benchmark)
+        model = load_model(args.model, api_key_env=args.api_key_env)
+    except (ValueError, OSError, ModelError) as exc:
+        errors.print("[red]error[/]: %s" % exc)
+        return 2
+    if args.limit is not None:
+        problems = problems[: args.limit]
+    cached = CachedModel(model, ResponseCache(), read=not args.no_cache)
+    params = GenerationParams(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed)
+    limits = Limits(cpu_seconds=args.timeout, wall_seconds=3 * args.timeout + 1, memory_bytes=args.memory_mb * MiB)
+    store = Store(args.store) if args.store else Store()
+    progress = Progress(
+        TextColumn("[bold]solving"), BarColumn(), MofNCompleteColumn(), TextColumn("[green]{task.fields[passed]} passed"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=errors,
+        disable=not errors.is_terminal and os.environ.get("ASSAY_PROGRESS") != "1",
+    )  # fmt: skip
+    state = {"task": None, "passed": 0}
+
+    def on_progress(done: int, total: int, outcome) -> None:
+        if state["task"] is None:
+            state["task"] = progress.add_task("solve", total=total, passed=0)
+        if outcome is not None and outcome.passed:
+            state["passed"] += 1
+        progress.update(state["task"], completed=done, passed=state["passed"])
+
+    config = SolveConfig(strategy=args.strategy, n=args.n, params=params, concurrency=args.concurrency)
+    try:
+        with progress, store, Sandbox(workers=args.workers, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout) as box:
+            report = solve(problems, cached, config=config, sandbox=box, store=store, benchmark=args.benchmark, on_progress=on_progress)
+    except ModelError as exc:
+        errors.print("[red]model error[/]: %s" % exc)
+        return 1
+    if args.results:
+        write_results(report.evaluation, args.results)
+    print_report(report.evaluation)
+    total = report.ledger.total
+    console.print(
+        "model %s: %d calls, %d prompt + %d completion tokens, %.1fs in the model; %d cached replies; %d replies without code"
+        % (report.model, total.calls, total.prompt_tokens, total.completion_tokens, total.seconds, cached.hits, report.extraction_failures)
+    )
+    return 0
+
+
 # -------------------------------------------------------------------- doctor
 
 
@@ -191,22 +266,17 @@ def _doctor_meters() -> None:
 
 
 def command_models(args: argparse.Namespace) -> int:
-    from assay.models import catalog
+    from assay.models import ModelError, format_listing, install_model, list_models
 
     if args.models_command == "install":
         try:
-            path = catalog.install(args.name)
-        except Exception as exc:  # one line, whatever went wrong
+            path = install_model(args.name)
+        except (ModelError, OSError, ValueError) as exc:
             errors.print("[red]error[/]: %s" % exc)
             return 1
         console.print("installed %s: %s" % (args.name, path))
         return 0
-    table = Table(title="embedded models")
-    for column in ("name", "size", "installed", "path"):
-        table.add_column(column)
-    for entry in catalog.list_models():
-        table.add_row(*[str(value) for value in catalog.row(entry)])
-    console.print(table)
+    console.print(format_listing(list_models()), markup=False, highlight=False)
     return 0
 
 

@@ -45,6 +45,24 @@ MIGRATIONS = (
         message TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE llm_calls (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        task_id TEXT NOT NULL,
+        sample_index INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        messages TEXT NOT NULL,
+        params TEXT NOT NULL,
+        completion TEXT NOT NULL,
+        finish_reason TEXT,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        seconds REAL NOT NULL,
+        cached INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX llm_calls_run ON llm_calls(run_id, task_id, sample_index);
+    """,
 )
 
 
@@ -102,7 +120,7 @@ class Store:
                 return self._db.execute("SELECT COUNT(*) FROM results WHERE run_id = ?", (run_id,)).fetchone()[0]
             self._db.execute("BEGIN")
             if exists:
-                for table in ("results", "sample_errors", "runs"):
+                for table in ("results", "sample_errors", "llm_calls", "runs"):
                     self._db.execute("DELETE FROM %s WHERE run_id = ?" % table, (run_id,))
             self._db.execute(
                 "INSERT INTO runs (run_id, kind, benchmark, source, config, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -128,6 +146,19 @@ class Store:
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, position, line_number, task_id, sample_index, int(passed), status, json.dumps(result), time.time()),
             )
+
+    def add_llm_call(self, run_id: str, task_id: str, sample_index: int, model: str, messages: list[dict], params: dict, completion: str, finish_reason: str | None, prompt_tokens: int, completion_tokens: int, seconds: float, cached: bool) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, task_id, sample_index, model, json.dumps(messages), json.dumps(params), completion, finish_reason, prompt_tokens, completion_tokens, seconds, int(cached), time.time()),
+            )
+
+    def llm_calls(self, run_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM llm_calls WHERE run_id = ? ORDER BY rowid", (run_id,))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def add_sample_error(self, run_id: str, line_number: int | None, task_id: str | None, message: str) -> None:
         with self._lock:

@@ -320,9 +320,10 @@ class Monitor:
         os.makedirs(workdir, exist_ok=True)
         os.makedirs(io_dir, exist_ok=True)
         stdin_path = os.path.join(io_dir, "stdin")
-        with open(stdin_path, "w", encoding="utf-8") as handle:
-            handle.write(self.start.get("stdin") or "")
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        stdin_fd = os.open(stdin_path, flags, 0o600)
+        os.write(stdin_fd, (self.start.get("stdin") or "").encode("utf-8", "surrogateescape"))
+        os.close(stdin_fd)
         stdout_fd = os.open(os.path.join(io_dir, "stdout"), flags, 0o600)
         stderr_fd = os.open(os.path.join(io_dir, "stderr"), flags, 0o600)
         self.out_fds = {
@@ -459,7 +460,7 @@ class Monitor:
             readable, _, _ = select.select([self.rep_r], [], [], interval)
             if readable:
                 try:
-                    chunk = os.read(self.rep_r, 1 << 20)
+                    chunk = os.read(self.rep_r, 65536)
                 except BlockingIOError:
                     chunk = b""
                 except OSError:
