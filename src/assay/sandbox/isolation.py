@@ -119,12 +119,13 @@ def bwrap_command(bwrap: str) -> list[str]:
     cmd += ["--remount-ro", "/"]  # only /tmp (wiped between samples) is writable
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
-    cmd += ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/zygote.py", "--own-pid-namespace"]
+    cmd += ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/zygote.py", "--sandboxed"]
     return cmd
 
 
-def unsandboxed_command() -> list[str]:
-    return [python_executable(), "-s", "-B", str(HARNESS_DIR / "zygote.py")]
+def unsandboxed_command(work_root: str) -> list[str]:
+    """Without bubblewrap: the zygote works only inside ``work_root``, a private temporary directory."""
+    return [python_executable(), "-s", "-B", str(HARNESS_DIR / "zygote.py"), "--work-root", work_root]
 
 
 @lru_cache(maxsize=1)

@@ -81,11 +81,17 @@ class Worker:
         self.samples_run = 0
         self.lock = threading.Lock()
         self._log = tempfile.TemporaryFile()
+        self._work_root: tempfile.TemporaryDirectory | None = None
 
     # -------------------------------------------------------------- lifecycle
 
     def command(self) -> list[str]:
-        inner = bwrap_command(self.isolation.bwrap) if self.isolation.bwrap else unsandboxed_command()
+        if self.isolation.bwrap:
+            inner = bwrap_command(self.isolation.bwrap)
+        else:
+            if self._work_root is None:
+                self._work_root = tempfile.TemporaryDirectory(prefix="assay-worker-")
+            inner = unsandboxed_command(os.path.join(self._work_root.name, "work"))
         prelude = ["ulimit -s unlimited 2>/dev/null"]
         if self.groups is not None:
             prelude += ["echo $$ > %s" % shlex.quote(str(path)) for path in self.groups.procs_files]
@@ -150,6 +156,9 @@ class Worker:
             self.groups.remove()
             self.groups = None
         self._log.close()
+        if self._work_root is not None:
+            self._work_root.cleanup()
+            self._work_root = None
 
     def diagnostics(self) -> str:
         try:

@@ -41,7 +41,12 @@ CLONE_NEWPID = 0x20000000
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_SET_CHILD_SUBREAPER = 38, 24, 47, 36
 PR_SET_DUMPABLE = 4
 CANDIDATE_FILE = "<candidate>"
-WORK_ROOT = "/tmp/assay-work"
+# Inside bubblewrap /tmp and /dev/shm are the sandbox's own, and wiped between
+# samples. Unsandboxed (no bwrap), the supervisor passes a private directory
+# with --work-root and nothing outside it is ever touched.
+SANDBOXED = "--sandboxed" in sys.argv
+WORK_ROOT = sys.argv[sys.argv.index("--work-root") + 1] if "--work-root" in sys.argv else "/tmp/assay-work"
+SCRATCH = ("/tmp", "/dev/shm") if SANDBOXED else (WORK_ROOT,)
 POLL_MIN, POLL_MAX = 0.002, 0.05
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -559,13 +564,14 @@ class Monitor:
 # ---------------------------------------------------------------- zygote
 
 
-SCRATCH = ("/tmp", "/dev/shm")
-
-
 def dirty() -> bool:
     """Did the last candidate leave anything where the next one could see it?"""
     try:
-        if os.listdir("/tmp") not in ([], ["assay-work"]) or os.listdir(os.path.join(WORK_ROOT, "run")):
+        if os.listdir(os.path.join(WORK_ROOT, "run")):
+            return True
+        if not SANDBOXED:
+            return False
+        if os.listdir("/tmp") not in ([], ["assay-work"]):
             return True
         return os.path.isdir("/dev/shm") and bool(os.listdir("/dev/shm"))
     except OSError:
@@ -634,7 +640,7 @@ def main() -> None:
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY) if probe_pid_namespace() else None
     # Sweeping is only safe inside a pid namespace of our own.
-    in_sandbox = "--own-pid-namespace" in sys.argv
+    in_sandbox = SANDBOXED
     # Objects that exist now are never traversed by the collector in a child,
     # so forking does not copy every page of the heap.
     gc.collect()
