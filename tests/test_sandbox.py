@@ -185,3 +185,21 @@ def test_codec_keeps_nan_and_infinity():
     decoded = codec.decode(codec.encode([float("nan"), float("inf"), 2**80, True, 1]))
     assert decoded[0] != decoded[0] and decoded[1] == float("inf") and decoded[2] == 2**80
     assert decoded[3] is True and type(decoded[4]) is int
+
+
+def test_exec_mode_runs_a_separate_program_within_limits(sandbox):
+    import sys
+
+    from assay.sandbox.worker import Session
+
+    worker = sandbox._workers[0]
+    worker.ensure_started()
+    reply = Session(worker, "", sandbox.limits).run_exec(
+        [sys.executable, "-c", "import os; print('pid', os.getpid()); open('out.txt', 'w').write('42')"], collect=["out.txt", "absent.txt"]
+    )
+    assert reply.status == "exited" and reply.exit_code == 0
+    assert reply.stdout == "pid 1\n"  # PID 1 of its own namespace
+    assert reply.files == {"out.txt": "42", "absent.txt": None}
+    assert reply.measurement.cpu_ns > 0
+    spin = Session(worker, "", replace(FAST_LIMITS, cpu_seconds=0.3, wall_seconds=2)).run_exec([sys.executable, "-c", "while True: pass"])
+    assert spin.status == "timeout"

@@ -39,6 +39,8 @@ class Reply:
     stderr: str = ""
     alive: bool = True
     measurement: Measurement = field(default_factory=Measurement)
+    exit_code: int | None = None
+    files: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def from_message(cls, data: dict) -> "Reply":
@@ -59,6 +61,8 @@ class Reply:
             stdout=str(data.get("stdout", "")),
             stderr=str(data.get("stderr", "")),
             alive=bool(data.get("alive", False)),
+            exit_code=data.get("exit_code") if isinstance(data.get("exit_code"), int) else None,
+            files={str(k): (v if isinstance(v, str) else None) for k, v in (data.get("files") or {}).items()},
             measurement=Measurement(
                 cpu_ns=int(data.get("cpu_ns", 0)),
                 wall_ns=int(data.get("wall_ns", 0)),
@@ -266,6 +270,25 @@ class Session:
         reply = self._reply(message["wall_seconds"])
         self.alive = reply.alive
         return reply
+
+    def run_exec(self, argv: list[str], files: dict[str, str] | None = None, collect: list[str] | None = None) -> Reply:
+        """Run a separate program in the sandbox (the candidate's process image replaced).
+
+        ``files`` are written into the working directory first; ``collect``
+        names files to read back after it exits. The reply's status is
+        ``exited`` (with ``exit_code``) or a limit/crash status.
+        """
+        self.worker.ensure_started()
+        self.worker.send({"op": "start", "program": self.program, "exec": list(argv), "files": files or {}, "collect": collect or [], "limits": self._limits_message()})
+        message = self.worker.receive(self.limits.wall_seconds + REPLY_MARGIN)
+        if message.get("status") == "infra_error":
+            raise InfraError(str(message.get("message")))
+        self.ended = True
+        done = self.worker.receive(REPLY_MARGIN + 10)
+        if done.get("op") != "done":
+            raise InfraError("sandbox worker out of step: expected the end of a run")
+        self.worker.samples_run += 1
+        return Reply.from_message(message)
 
     def run_batch(self, calls: list[dict]) -> tuple[Reply, list[Reply]]:
         """Load, make every call, and end, in one exchange with the worker.

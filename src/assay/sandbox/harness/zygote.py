@@ -219,6 +219,14 @@ def candidate_main(start: dict, requests: int, replies: int, stdout_fd: int, std
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace")
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     set_limits(start.get("limits", {}))
+    if start.get("exec"):
+        # a separate program (e.g. a measurement under valgrind) replaces the harness
+        os.close(requests)
+        argv = [str(a) for a in start["exec"]]
+        try:
+            os.execv(argv[0], argv)
+        except OSError:
+            os._exit(127)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
 
     program = start["program"]
@@ -324,6 +332,11 @@ class Monitor:
             clean_workdir()
         os.makedirs(workdir, exist_ok=True)
         os.makedirs(io_dir, exist_ok=True)
+        for name, content in (self.start.get("files") or {}).items():
+            if os.path.basename(name) != name or name in ("", ".", ".."):
+                raise ValueError("file names must be plain names, got %r" % name)
+            with open(os.path.join(workdir, name), "w", encoding="utf-8") as handle:
+                handle.write(content)
         stdin_path = os.path.join(io_dir, "stdin")
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         stdin_fd = os.open(stdin_path, flags, 0o600)
@@ -368,6 +381,19 @@ class Monitor:
         except OSError:
             self.clear_refs_fd = None
         os.set_blocking(self.rep_r, False)
+        if self.start.get("exec"):
+            try:
+                reply = self.await_exit(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
+                reply["files"] = self.collect(workdir, self.start.get("collect") or [])
+                protocol.write_message(1, reply)
+            finally:
+                self.kill()
+                for fd in self.fds:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            return
         try:
             load = self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
             if "calls" in self.start:
@@ -394,6 +420,55 @@ class Monitor:
                     os.close(fd)
                 except OSError:
                     pass
+
+    def await_exit(self, cpu_limit: float, wall_limit: float) -> dict:
+        """Wait for an exec'd program to finish, within its limits."""
+        pid = self.candidate
+        started = time.monotonic_ns()
+        deadline = started + int(wall_limit * 1e9)
+        cpu_budget = int(cpu_limit * 1e9)
+        output_cap = int(self.limits.get("output_bytes", 1 << 20))
+        interval = POLL_MIN
+        verdict = None
+        while not self.poll_exit():
+            cpu = cpu_clock_ns(pid)
+            if cpu is not None and cpu > cpu_budget:
+                verdict = {"status": "timeout", "message": "CPU time limit of %.3gs exceeded" % cpu_limit}
+            elif time.monotonic_ns() > deadline:
+                verdict = {"status": "timeout", "message": "wall-clock limit of %.3gs exceeded" % wall_limit}
+            elif self.output_size() > output_cap:
+                verdict = {"status": "output_limit", "message": "printed more than %d bytes" % output_cap}
+            if verdict is not None:
+                self.kill()
+                break
+            select.select([self.rep_r], [], [], interval)
+            interval = min(POLL_MAX, interval * 2)
+        wall_used = time.monotonic_ns() - started
+        if verdict is None:
+            status = self.exit_status
+            if os.WIFEXITED(status):
+                verdict = {"status": "exited", "exit_code": os.WEXITSTATUS(status)}
+            else:
+                verdict = self.classify_exit()
+        usage = self.rusage
+        verdict["cpu_ns"] = int((usage.ru_utime + usage.ru_stime) * 1e9) if usage is not None else 0
+        verdict["wall_ns"] = wall_used
+        verdict["peak_rss"] = usage.ru_maxrss * 1024 if usage is not None else 0
+        verdict["stdout"], verdict["stdout_truncated"] = self.read_new("stdout")
+        verdict["stderr"], verdict["stderr_truncated"] = self.read_new("stderr")
+        verdict["alive"] = False
+        return verdict
+
+    def collect(self, workdir: str, names: list) -> dict:
+        files = {}
+        for name in names:
+            path = os.path.join(workdir, os.path.basename(str(name)))
+            try:
+                with open(path, "rb") as handle:
+                    files[str(name)] = handle.read(4 << 20).decode("utf-8", "replace")
+            except OSError:
+                files[str(name)] = None
+        return files
 
     def call(self, request: dict) -> dict:
         self.reset_peak_rss()
