@@ -144,6 +144,37 @@ class Sandbox:
                     on_result(position, result)
                 yield position, result
 
+    def reference_outputs(self, problem: Problem, program: str, limits: Limits | None = None) -> list:
+        """The values a trusted program returns for each call test's arguments.
+
+        Used to compute expected outputs (e.g. of stress inputs) from a
+        reference solution; it still runs in the sandbox, like any program.
+        """
+        from assay.problems.model import CallTest
+        from assay.sandbox.worker import Session
+
+        limits = limits or replace(self.limits, cpu_seconds=self.limits.cpu_seconds * 10, wall_seconds=self.limits.wall_seconds * 10)
+        worker = self._free.get()
+        try:
+            worker.ensure_started()
+            session = Session(worker, program, limits)
+            calls = [session.call_message(t.function or problem.entry_point, t.args, t.kwargs) for t in problem.tests if isinstance(t, CallTest)]
+            try:
+                load, replies = session.run_batch(calls)
+            except InfraError:
+                worker.stop()
+                raise
+        finally:
+            self._free.put(worker)
+        if load.status != "ok":
+            raise ValueError("%s: the reference failed to load: %s" % (problem.task_id, load.message))
+        for test, reply in zip(problem.tests, replies):
+            if reply.status != "ok":
+                raise ValueError("%s: the reference failed on %s: %s %s" % (problem.task_id, test.name, reply.status, reply.message or ""))
+        if len(replies) != len(calls):
+            raise ValueError("%s: the reference stopped after %d of %d inputs" % (problem.task_id, len(replies), len(calls)))
+        return [reply.value for reply in replies]
+
     # ---------------------------------------------------------------- limits
 
     def limits_for(self, problem: Problem) -> Limits:
