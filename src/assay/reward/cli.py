@@ -1,0 +1,97 @@
+"""``assay serve``: the reward service on the command line.
+
+The main CLI wires it in with::
+
+    from assay.reward.cli import add_serve_parser, run_serve
+    add_serve_parser(subparsers)      # adds the 'serve' sub-command
+    ...
+    if args.command == "serve": return run_serve(args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+MiB = 1024 * 1024
+
+
+def add_serve_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve rewards over HTTP (POST /v1/rewards, /v1/run; GET /healthz, /metrics)",
+        description=(
+            "Serve correctness and efficiency rewards over HTTP. Set ASSAY_API_KEY to require "
+            "'Authorization: Bearer <key>'. SIGTERM drains: accepted work finishes (or is answered "
+            "as not run after --drain-timeout), new requests get 503."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8750, help="port (default 8750; 0 picks a free one)")
+    parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per CPU)")
+    parser.add_argument("--benchmark", default=None, help="default benchmark for items that name only a task_id")
+    parser.add_argument("--max-queue", type=int, default=4096, help="items accepted and unfinished at once; beyond: 429 (default 4096)")
+    parser.add_argument("--max-batch", type=int, default=None, help="items in one request; beyond: 413 (default: --max-queue)")
+    parser.add_argument("--max-body-mb", type=float, default=32.0, help="request body limit in MiB; beyond: 413 (default 32)")
+    parser.add_argument("--max-program-kb", type=float, default=1024.0, help="one program's size limit in KiB; beyond: 413 (default 1024)")
+    parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish accepted work on shutdown (default 30)")
+    parser.add_argument("--cpu-seconds", type=float, default=None, help="per-test CPU limit when a problem has no reference (default: the sandbox's)")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.set_defaults(handler=run_serve)
+    return parser
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from assay.reward.scoring import RewardScorer
+    from assay.reward.server import API_KEY_ENV, RewardService, ServerConfig
+    from assay.sandbox.limits import Limits
+    from assay.sandbox.pool import Sandbox
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    limits = Limits()
+    if args.cpu_seconds:
+        limits = replace(limits, cpu_seconds=args.cpu_seconds, wall_seconds=max(limits.wall_seconds, 3 * args.cpu_seconds + 1))
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        max_queue_items=args.max_queue,
+        max_batch_items=args.max_batch,
+        max_body_bytes=int(args.max_body_mb * MiB),
+        max_program_bytes=int(args.max_program_kb * 1024),
+        drain_timeout=args.drain_timeout,
+        default_benchmark=args.benchmark,
+        access_log=args.access_log,
+    )
+    sandbox = Sandbox(workers=args.workers, limits=limits)
+    service = RewardService(config, RewardScorer(sandbox, own_sandbox=True))
+
+    def ready(host: str, port: int) -> None:
+        auth = "API key required" if service.config.api_key else f"no API key (set {API_KEY_ENV} to require one)"
+        print(f"assay serve: listening on http://{host}:{port} with {service.workers} sandbox workers, "
+              f"queue of {config.max_queue_items} items, {auth}", file=sys.stderr, flush=True)  # fmt: skip
+
+    try:
+        asyncio.run(service.serve_forever(ready))
+    finally:
+        service.scorer.close()
+    print("assay serve: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``serve`` alone (``python -m assay.reward.cli --port 0``)."""
+    parser = argparse.ArgumentParser(prog="assay")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_serve_parser(sub)
+    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    return run_serve(args)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

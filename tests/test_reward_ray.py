@@ -1,0 +1,90 @@
+"""The reward batch on Ray actors: a real local Ray (2 CPUs), real sandboxes in the actors."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from assay.reward import RewardItem, RewardScorer, RewardSpec  # noqa: E402
+from assay.reward.ray_pool import RayRewardPool, RewardPoolError  # noqa: E402
+from assay.reward.resolve import benchmark_problems, problem_from_tests  # noqa: E402
+
+SLOW = "def f(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024 * 1024)
+    yield ray
+    if started_here:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pool(local_ray):
+    with RayRewardPool(num_actors=2, workers_per_actor=1, num_cpus_per_actor=0.5, chunk_size=4) as p:
+        p.wait_ready()
+        yield p
+
+
+def humaneval_items() -> list[RewardItem]:
+    problems = list(benchmark_problems("humaneval").values())[:12]
+    items = []
+    for i, p in enumerate(problems):
+        body = p.reference[len(p.prompt):]
+        items.append(RewardItem(p, completion=body, id=f"ok{i}"))
+        items.append(RewardItem(p, completion="    return None\n", id=f"bad{i}"))
+    items.append(RewardItem(problems[0], completion="no code at all, sorry.", id="none"))
+    return items
+
+
+def test_ray_batch_equals_in_process_batch(pool, sandbox):
+    items = humaneval_items()
+    for kind in ("correctness", "fraction"):
+        spec = RewardSpec(kind=kind)
+        on_ray = pool.score_batch(items, spec)
+        local = RewardScorer(sandbox).score_batch(items, spec)
+        assert [r.id for r in on_ray] == [i.id for i in items]
+        assert [(r.value, r.status, r.tests_passed) for r in on_ray] == [(r.value, r.status, r.tests_passed) for r in local]
+    assert on_ray[0].value == 1.0 and on_ray[-1].value == -0.2
+
+
+def test_actor_killed_mid_batch_is_retried_on_another(pool):
+    # about 0.1 s of CPU per item, 16 items on 2 actors: the batch takes ~1 s, the kill comes
+    # as soon as the victim has started on its first chunk
+    problem = problem_from_tests([{"args": [2_000_000], "expected": sum(range(2_000_000))}], "f")
+    items = [RewardItem(problem, solution=SLOW, id=i) for i in range(16)]
+    victim = pool.slots[0]
+    before = pool.replacements
+
+    def kill():
+        deadline = time.monotonic() + 30
+        while victim.inflight == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.15)
+        ray.kill(victim.handle, no_restart=True)
+
+    thread = threading.Thread(target=kill)
+    thread.start()
+    rewards = pool.score_batch(items, timeout=120)
+    thread.join()
+    assert [r.id for r in rewards] == list(range(16))
+    assert [r.value for r in rewards] == [1.0] * 16
+    assert not victim.alive and pool.replacements == before + 1
+    assert len(pool.actors) == 2
+    assert pool.score_batch(items[:2]) and True
+
+
+def test_no_live_actor_fails_loudly(local_ray):
+    problem = problem_from_tests([{"args": [1], "expected": 1}], "f")
+    with RayRewardPool(num_actors=1, num_cpus_per_actor=0, replace_dead=False) as lonely:
+        lonely.wait_ready()
+        ray.kill(lonely.slots[0].handle, no_restart=True)
+        with pytest.raises(RewardPoolError):
+            lonely.score_batch([RewardItem(problem, solution="def f(x):\n    return x\n")], timeout=60)
