@@ -203,3 +203,20 @@ def test_exec_mode_runs_a_separate_program_within_limits(sandbox):
     assert reply.measurement.cpu_ns > 0
     spin = Session(worker, "", replace(FAST_LIMITS, cpu_seconds=0.3, wall_seconds=2)).run_exec([sys.executable, "-c", "while True: pass"])
     assert spin.status == "timeout"
+
+
+def test_fatal_tests_are_capped_when_continuing(sandbox):
+    from assay.sandbox.judge import RunPolicy
+
+    many = Problem("t/hang", "", "add", tests=tuple(CallTest("t%d" % i, (i, 0), i) for i in range(6)))
+    result = sandbox.run(many, "def add(a, b):\n    while True: pass\n", policy=RunPolicy(continue_after_fatal=True, max_fatal=2))
+    assert [t.status for t in result.tests] == [Status.TIMEOUT, Status.TIMEOUT] + [Status.SKIPPED] * 4
+
+
+def test_calibration_is_per_problem_content_not_just_its_id(sandbox):
+    from assay.sandbox.pool import calibration_key
+
+    a = Problem("same/id", "", "f", tests=(CallTest("t", (1,), 1),), reference="def f(x):\n    return x\n")
+    b = Problem("same/id", "", "f", tests=(CallTest("t", (2,), 2),), reference="def f(x):\n    return x\n")
+    assert calibration_key(a) != calibration_key(b)
+    assert calibration_key(a) == calibration_key(a)

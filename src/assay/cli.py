@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
     _add_limit_options(so)
 
+    from assay.reward.cli import add_serve_parser
+
+    add_serve_parser(sub)
+
     sub.add_parser("doctor", help="report the isolation layers and meters available on this machine")
 
     models = sub.add_parser("models", help="list the embedded models, or install one")
@@ -81,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             return command_eval(args)
         if args.command == "solve":
             return command_solve(args)
+        if args.command == "serve":
+            from assay.reward.cli import run_serve
+
+            return run_serve(args) or 0
         if args.command == "doctor":
             return command_doctor()
         if args.command == "models":

@@ -35,10 +35,12 @@ class RunPolicy:
 
     By default the remaining tests are skipped (the sample has failed). With
     ``continue_after_fatal`` the program is loaded afresh and the remaining
-    tests still run, which partial-credit rewards need.
+    tests still run, which partial-credit rewards need, up to ``max_fatal``
+    fatal tests (so code that hangs on every test costs a bounded time).
     """
 
     continue_after_fatal: bool = False
+    max_fatal: int = 3  # with continue_after_fatal: after this many, the rest are skipped
 
 
 class CandidateStopped(Exception):
@@ -135,7 +137,8 @@ class SampleRun:
                             continue
                     verdict = self._run_call(test) if isinstance(test, CallTest) else self._run_script(test)
                 verdicts.append(verdict)
-                if verdict.status.value in FATAL and not self.policy.continue_after_fatal:
+                fatal = sum(v.status.value in FATAL for v in verdicts)
+                if verdict.status.value in FATAL and (not self.policy.continue_after_fatal or fatal >= self.policy.max_fatal):
                     stop_status = verdict.status
         finally:
             self._close()
@@ -187,7 +190,8 @@ class SampleRun:
             remaining = remaining[len(replies) :]
             if remaining and not replies:
                 raise InfraError("the sandbox answered a batch with no replies")
-            if remaining and not self.policy.continue_after_fatal:
+            fatal = sum(v.status.value in FATAL for v in verdicts)
+            if remaining and (not self.policy.continue_after_fatal or fatal >= self.policy.max_fatal):
                 stop = verdicts[-1].status
                 verdicts += [TestVerdict(t.name, Status.SKIPPED, kind="call", message="not run: an earlier test ended the candidate (%s)" % stop.value) for t in remaining]
                 break

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
+from collections import OrderedDict
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -18,6 +20,25 @@ from assay.sandbox.verdict import SampleResult, Status, TestVerdict
 from assay.sandbox.worker import InfraError, Worker
 
 ATTEMPTS = 2  # an infrastructure failure is retried once on a fresh worker
+
+
+_digests: "OrderedDict[int, tuple[Problem, str]]" = OrderedDict()
+_digests_lock = threading.Lock()
+
+
+def calibration_key(problem: Problem) -> tuple[str, str]:
+    """Limits are calibrated per problem: its id and a digest of its reference and tests."""
+    with _digests_lock:
+        cached = _digests.get(id(problem))
+        if cached is not None and cached[0] is problem:
+            _digests.move_to_end(id(problem))
+            return problem.task_id, cached[1]
+    digest = hashlib.sha256(repr((problem.reference, problem.tests)).encode("utf-8", "surrogatepass")).hexdigest()
+    with _digests_lock:
+        _digests[id(problem)] = (problem, digest)
+        while len(_digests) > 4096:
+            _digests.popitem(last=False)
+    return problem.task_id, digest
 
 
 class Sandbox:
@@ -51,8 +72,9 @@ class Sandbox:
             cgroups = None
         self.cgroups = cgroups
         self._workers = [Worker(i, plan(), self.limits, cgroups) for i in range(self.size)]
-        self._free: queue.SimpleQueue[Worker] = queue.SimpleQueue()
-        self._calibrated: dict[str, Limits] = {}
+        # queue.Queue wakes waiting callers first come, first served
+        self._free: queue.Queue[Worker] = queue.Queue()
+        self._calibrated: dict[tuple[str, str], Limits] = {}
         self._calibration_lock = threading.Lock()
         self._closed = False
         first = self._workers[0]
@@ -92,7 +114,7 @@ class Sandbox:
         if limits is not None or not self.calibrate or not problem.reference:
             return self._run(problem, program, limits or self.limits, policy)
         with self._calibration_lock:
-            calibrated = self._calibrated.get(problem.task_id)
+            calibrated = self._calibrated.get(calibration_key(problem))
         result = self._run(problem, program, calibrated or self._floor_limits(), policy)
         if calibrated is None and any(t.status is Status.TIMEOUT for t in result.tests):
             calibrated = self.limits_for(problem)
@@ -182,7 +204,7 @@ class Sandbox:
         if not self.calibrate or not problem.reference:
             return self.limits
         with self._calibration_lock:
-            cached = self._calibrated.get(problem.task_id)
+            cached = self._calibrated.get(calibration_key(problem))
         if cached is not None:
             return cached
         result = self._run(problem, problem.reference, self.limits, None)
@@ -193,7 +215,7 @@ class Sandbox:
         else:
             limits = self.limits  # a reference that fails its own tests calibrates nothing
         with self._calibration_lock:
-            self._calibrated[problem.task_id] = limits
+            self._calibrated[calibration_key(problem)] = limits
         return limits
 
     @property
