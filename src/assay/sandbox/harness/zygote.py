@@ -99,14 +99,21 @@ def last_capability() -> int:
 LAST_CAP = last_capability()
 
 
+def drop_bounding_set() -> None:
+    """Empty the bounding set (inherited by every candidate): no exec can ever regain a capability.
+
+    Done once in the zygote; its own effective capabilities stay, as it needs
+    them for pid namespaces.
+    """
+    for cap in range(LAST_CAP + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+
 def drop_capabilities() -> None:
     """No capabilities, now or after any exec; no privilege gain via setuid files."""
-    prctl = libc.prctl
-    for cap in range(LAST_CAP + 1):
-        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
-    prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+    libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
     libc.capset(ctypes.byref(CapHeader(0x20080522, 0)), ctypes.byref((CapData * 2)()))
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
 def probe_pid_namespace() -> bool:
@@ -714,6 +721,7 @@ def main() -> None:
     # Candidates inherit the flag, so their own entries are closed the same way.
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY) if probe_pid_namespace() else None
+    drop_bounding_set()
     # Sweeping is only safe inside a pid namespace of our own.
     in_sandbox = SANDBOXED
     # Objects that exist now are never traversed by the collector in a child,
