@@ -166,7 +166,9 @@ def test_program_loading_and_startup_are_not_counted(meter):
     assert abs(heavy.cost.value - light.cost.value) < 0.1 * light.cost.value
     (no_alloc_light,) = _counts(meter, "no_alloc", ["(3000,)"])
     (no_alloc_heavy,) = _counts(meter, "no_alloc", ["(3000,)"], source=heavy_module)
-    assert abs(no_alloc_heavy.cost.value - no_alloc_light.cost.value) < 100
+    # a call that allocates nothing still sees a different interpreter state
+    # (dict layouts, paths): a few hundred instructions of ~670,000, not 10^8
+    assert abs(no_alloc_heavy.cost.value - no_alloc_light.cost.value) < 0.001 * no_alloc_light.cost.value
 
 
 @needs_valgrind
