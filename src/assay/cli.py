@@ -29,7 +29,7 @@ def _ks(text: str) -> tuple[int, ...]:
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per core)")
     parser.add_argument("--timeout-factor", type=float, default=20.0, help="per-test CPU limit as a multiple of the reference's cost")
-    parser.add_argument("--min-timeout", type=float, default=0.5, help="lowest per-test CPU limit in seconds when calibrating")
+    parser.add_argument("--min-timeout", type=float, default=0.3, help="lowest per-test CPU limit in seconds when calibrating")
     parser.add_argument("--timeout", type=float, default=4.0, help="per-test CPU limit in seconds for problems without a reference")
     parser.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of a candidate in MiB")
 
@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=_ks, default=(1, 10), help="pass@k values, e.g. 1,10")
     ev.add_argument("--resume", action="store_true", help="continue a killed run without re-running finished samples")
     ev.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
+    ev.add_argument("--efficiency", action="store_true", help="also measure ENAMEL efficiency (eff@k, cost, speedup) on stress inputs")
+    ev.add_argument("--meter", choices=["cpu", "instructions"], default=None, help="efficiency meter (default: instructions where valgrind is installed, else cpu)")
+    ev.add_argument("--repeats", type=int, default=3, help="cpu meter: runs per stress input")
     _add_limit_options(ev)
 
     so = sub.add_parser("solve", help="generate solutions with a model and judge them on the hidden tests")
@@ -117,7 +120,16 @@ def command_eval(args: argparse.Namespace) -> int:
         errors.print("[red]error[/]: samples file not found: %s" % args.samples)
         return 2
     limits = Limits(cpu_seconds=args.timeout, wall_seconds=3 * args.timeout + 1, memory_bytes=args.memory_mb * MiB)
-    config = EvalConfig(workers=args.workers, ks=args.k, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout)
+    efficiency = None
+    if args.efficiency or args.meter:
+        from assay.efficiency import EfficiencyConfig, default_meter
+
+        meter, note = default_meter()
+        meter = args.meter or meter
+        if note and args.meter is None:
+            errors.print("[bold red]%s[/]" % note)
+        efficiency = EfficiencyConfig(meter=meter, repeats=args.repeats)
+    config = EvalConfig(workers=args.workers, ks=args.k, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout, efficiency=efficiency)
     store = Store(args.store) if args.store else Store()
     progress = Progress(
         TextColumn("[bold]evaluating"),
@@ -162,6 +174,14 @@ def print_report(report) -> None:
     table.add_column("95% CI", justify="right")
     for k, metric in sorted(report.pass_at.items()):
         table.add_row("pass@%d" % k, "%.4f" % metric.value, "[%.4f, %.4f]" % (metric.interval.low, metric.interval.high))
+        eff = getattr(report, "eff_at", {}).get(k)
+        if eff is not None:
+            table.add_row("eff@%d (%s)" % (k, report.efficiency_meter), "%.4f" % eff.value, "[%.4f, %.4f]" % (eff.interval.low, eff.interval.high))
+    if getattr(report, "speedup", None) is not None:
+        sp = report.speedup
+        table.add_row("speedup vs reference (geo. mean, %d problems)" % sp.n_problems, "%.3f" % sp.value, "[%.3f, %.3f]" % (sp.interval.low, sp.interval.high))
+    if getattr(report, "efficiency_unmeasured", 0):
+        table.add_row("samples without efficiency (left out of eff@k)", str(report.efficiency_unmeasured), "")
     table.add_row("samples passed", "%d/%d" % (passed, samples), "")
     console.print(table)
     statuses = Table(title="status of each sample (its worst test)")

@@ -12,15 +12,18 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from assay.metrics import AggregateMetric, ProblemSamples, pass_at_k_over_problems
+from assay.metrics import AggregateMetric, ProblemSamples, bootstrap_ci, eff_at_k_over_problems, geometric_mean, pass_at_k_over_problems
 from assay.problems import Problem, Test, load_benchmark
 from assay.samples import Sample, SampleError, canonical_samples, read_samples
 from assay.sandbox.limits import Limits
 from assay.sandbox.pool import Sandbox
 from assay.sandbox.verdict import SampleResult, Status
 from assay.store import Store
+
+if TYPE_CHECKING:
+    from assay.efficiency import EfficiencyConfig
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ class EvalConfig:
     ks: tuple[int, ...] = (1, 10)
     limits: Limits = field(default_factory=Limits)
     timeout_factor: float = 20.0
-    min_cpu_seconds: float = 0.5
+    min_cpu_seconds: float = 0.3
+    efficiency: "EfficiencyConfig | None" = None  # measure ENAMEL efficiency on stress inputs (see assay.efficiency)
 
 
 @dataclass
@@ -61,6 +65,10 @@ class EvalReport:
     n_problems: int
     elapsed_seconds: float
     reused: int = 0
+    eff_at: dict[int, AggregateMetric] = field(default_factory=dict)
+    speedup: AggregateMetric | None = None
+    efficiency_meter: str | None = None
+    efficiency_unmeasured: int = 0  # samples with no efficiency measurement (no workload, infra error)
 
     @property
     def infra_errors(self) -> int:
@@ -99,6 +107,9 @@ def run_identity(benchmark: str, items: list[Sample | SampleError], config: Eval
         else:
             digest.update(str(item).encode())
     digest.update(json.dumps([config.limits.__dict__, config.timeout_factor, config.min_cpu_seconds], sort_keys=True).encode())
+    if config.efficiency is not None:
+        eff = config.efficiency
+        digest.update(json.dumps(["efficiency", eff.meter, eff.repeats, list(eff.spec.weights), eff.spec.timeout_factor]).encode())
     return digest.hexdigest()[:16]
 
 
@@ -140,13 +151,39 @@ def evaluate(
             try:
                 completed = total - len(todo)
                 pairs = ((by_id[item.task_id], item.program) for _, item in todo)
+                judged: list[tuple[int, SampleResult]] = []
                 for offset, result in box.run_many(pairs):
                     position, item = todo[offset]
+                    if config.efficiency is not None:
+                        judged.append((offset, result))  # stored once its efficiency is measured
+                        continue
                     data = result.to_dict()
                     store.add_result(run_id, position, item.line_number, item.task_id, item.index, result.passed, result.status.value, data)
                     completed += 1
                     if on_progress:
                         on_progress(completed, total, _outcome(position, item, result.passed, result.status.value, data))
+                if config.efficiency is not None:
+                    from assay.efficiency import evaluate_efficiency
+
+                    judged.sort()
+                    results = dict(judged)
+
+                    def on_efficiency(index: int, eff) -> None:
+                        nonlocal completed
+                        offset = judged[index][0]
+                        position, item = todo[offset]
+                        result = results[offset]
+                        passed = result.passed and eff.passed  # ENAMEL: a wrong answer on a stress input fails the sample
+                        data = result.to_dict()
+                        data["passed"] = passed
+                        data.update(efficiency_fields(eff))
+                        store.add_result(run_id, position, item.line_number, item.task_id, item.index, passed, result.status.value, data)
+                        completed += 1
+                        if on_progress:
+                            on_progress(completed, total, _outcome(position, item, passed, result.status.value, data))
+
+                    items_eff = [(by_id[todo[offset][1].task_id], todo[offset][1].program, result.passed) for offset, result in judged]
+                    evaluate_efficiency(items_eff, box, config=config.efficiency, on_result=on_efficiency)
             finally:
                 if sandbox is None:
                     box.close()
@@ -158,7 +195,56 @@ def evaluate(
     finally:
         if own_store:
             store.close()
-    return score(run_id, name, problems, outcomes, errors, config.ks, time.monotonic() - started, reused=len(done))
+    report = score(run_id, name, problems, outcomes, errors, config.ks, time.monotonic() - started, reused=len(done))
+    if config.efficiency is not None:
+        add_efficiency(report, config.ks)
+    return report
+
+
+def efficiency_fields(eff) -> dict:
+    """The result-line fields of a :class:`~assay.efficiency.SampleEfficiency`."""
+    import math
+
+    score = None if math.isnan(eff.score) else eff.score
+    return {
+        "efficiency": score,
+        "cost": [{"level": c.level, "value": c.value, "unit": c.unit, "meter": c.meter, "status": c.status, "reference": c.reference} for c in eff.levels],
+        "speedup": eff.speedup,
+        "efficiency_meter": eff.meter,
+        "efficiency_detail": {k: v for k, v in eff.to_dict().items() if k != "levels"},
+    }
+
+
+def add_efficiency(report: EvalReport, ks: Sequence[int]) -> None:
+    """eff@k (and a geometric-mean speedup) over problems whose samples all have a score.
+
+    Problems where any sample has no efficiency measurement (no stress
+    workload, an infrastructure error) are left out and counted.
+    """
+    scores: dict[str, list[float | None]] = defaultdict(list)
+    passed: dict[str, list[bool]] = defaultdict(list)
+    speedups: dict[str, list[float]] = defaultdict(list)
+    meters = set()
+    for outcome in report.outcomes:
+        if outcome.status == Status.INFRA_ERROR.value or "efficiency" not in outcome.result:
+            continue
+        scores[outcome.task_id].append(outcome.result.get("efficiency"))
+        passed[outcome.task_id].append(outcome.passed)
+        if outcome.result.get("speedup"):
+            speedups[outcome.task_id].append(float(outcome.result["speedup"]))
+        if outcome.result.get("efficiency_meter"):
+            meters.add(outcome.result["efficiency_meter"])
+    report.efficiency_unmeasured = sum(v is None for values in scores.values() for v in values)
+    per_problem = [ProblemSamples(t, tuple(passed[t]), tuple(float(v) for v in values)) for t, values in scores.items() if values and all(v is not None for v in values)]
+    report.efficiency_meter = ", ".join(sorted(meters)) or None
+    for k in ks:
+        eligible = [p for p in per_problem if p.n >= k]
+        if eligible:
+            report.eff_at[k] = eff_at_k_over_problems(eligible, k)
+    per_problem_speedup = [geometric_mean(v) for v in speedups.values() if v]
+    if per_problem_speedup:
+        ci = bootstrap_ci(per_problem_speedup, geometric_mean)
+        report.speedup = AggregateMetric("speedup", ci.estimate, ci, len(per_problem_speedup))
 
 
 def _outcome(position: int, item: Sample, passed: bool, status: str, data: dict) -> SampleOutcome:

@@ -161,7 +161,7 @@ class SampleRun:
         return reply
 
     def _wall_for(self, cpu_seconds: float) -> float:
-        return min(self.limits.wall_seconds, 2 * cpu_seconds + 0.5)
+        return min(self.limits.wall_seconds, 1.5 * cpu_seconds + 0.25)
 
     # ---------------------------------------------------------------- call tests
 

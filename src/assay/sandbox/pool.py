@@ -22,6 +22,11 @@ from assay.sandbox.worker import InfraError, Worker
 ATTEMPTS = 2  # an infrastructure failure is retried once on a fresh worker
 
 
+def wall_for_cpu(cpu_seconds: float) -> float:
+    """The wall-clock backstop for a CPU limit: catches code that sleeps or blocks."""
+    return 1.5 * cpu_seconds + 0.25
+
+
 _digests: "OrderedDict[int, tuple[Problem, str]]" = OrderedDict()
 _digests_lock = threading.Lock()
 
@@ -58,7 +63,7 @@ class Sandbox:
         limits: Limits | None = None,
         policy: RunPolicy | None = None,
         timeout_factor: float = 20.0,
-        min_cpu_seconds: float = 0.5,
+        min_cpu_seconds: float = 0.3,
         calibrate: bool = True,
     ) -> None:
         self.limits = limits or Limits()
@@ -124,7 +129,7 @@ class Sandbox:
 
     def _floor_limits(self) -> Limits:
         cpu = self.min_cpu_seconds
-        return replace(self.limits, cpu_seconds=cpu, wall_seconds=max(2 * cpu + 0.5, 1.0))
+        return replace(self.limits, cpu_seconds=cpu, wall_seconds=wall_for_cpu(cpu))
 
     def _run(self, problem: Problem, program: str, limits: Limits, policy: RunPolicy | None) -> SampleResult:
         worker = self._free.get()
@@ -211,7 +216,7 @@ class Sandbox:
         if result.passed:
             slowest = max((t.measurement.cpu_ns for t in result.tests), default=0) / 1e9
             cpu = max(self.min_cpu_seconds, self.timeout_factor * slowest)
-            limits = replace(self.limits, cpu_seconds=cpu, wall_seconds=max(2 * cpu + 0.5, 1.0))
+            limits = replace(self.limits, cpu_seconds=cpu, wall_seconds=wall_for_cpu(cpu))
         else:
             limits = self.limits  # a reference that fails its own tests calibrates nothing
         with self._calibration_lock:
