@@ -437,6 +437,11 @@ class Monitor:
         output_cap = int(self.limits.get("output_bytes", 1 << 20))
         interval = POLL_MIN
         verdict = None
+        try:
+            exit_fd = os.pidfd_open(pid)
+            self.fds.append(exit_fd)
+        except (AttributeError, OSError):
+            exit_fd = None
         while not self.poll_exit():
             cpu = cpu_clock_ns(pid)
             if cpu is not None and cpu > cpu_budget:
@@ -448,7 +453,11 @@ class Monitor:
             if verdict is not None:
                 self.kill()
                 break
-            select.select([self.rep_r], [], [], interval)
+            # the reply pipe closed at exec: wait on the process itself
+            if exit_fd is not None:
+                select.select([exit_fd], [], [], interval)
+            else:
+                time.sleep(interval)
             interval = min(POLL_MAX, interval * 2)
         wall_used = time.monotonic_ns() - started
         if verdict is None:
