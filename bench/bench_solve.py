@@ -38,7 +38,9 @@ def run_model(name: str, limit: int | None) -> dict:
         raise SystemExit("assay solve failed for %s:\n%s" % (name, proc.stderr[-2000:]))
     out = proc.stdout
     passed = re.search(r"samples passed\s*│\s*(\d+)/(\d+)", out)
-    tokens = re.search(r"(\d+) calls, (\d+) prompt \+ (\d+) completion tokens, ([\d.]+)s in the model", out)
+    tokens = re.search(r"(\d+)\s+calls,\s+(\d+)\s+prompt\s+\+\s+(\d+)\s+completion\s+tokens,\s+([\d.]+)s\s+in\s+the\s+model", out)
+    if passed is None or tokens is None:
+        raise SystemExit("could not read the result of assay solve for %s:\n%s" % (name, out[-3000:]))
     return {
         "model": name,
         "spec": spec,

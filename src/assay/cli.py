@@ -247,7 +247,8 @@ def command_solve(args: argparse.Namespace) -> int:
     total = report.ledger.total
     console.print(
         "model %s: %d calls, %d prompt + %d completion tokens, %.1fs in the model; %d cached replies; %d replies without code"
-        % (report.model, total.calls, total.prompt_tokens, total.completion_tokens, total.seconds, cached.hits, report.extraction_failures)
+        % (report.model, total.calls, total.prompt_tokens, total.completion_tokens, total.seconds, cached.hits, report.extraction_failures),
+        soft_wrap=True,
     )
     return 0
 
