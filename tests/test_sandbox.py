@@ -220,3 +220,10 @@ def test_calibration_is_per_problem_content_not_just_its_id(sandbox):
     b = Problem("same/id", "", "f", tests=(CallTest("t", (2,), 2),), reference="def f(x):\n    return x\n")
     assert calibration_key(a) != calibration_key(b)
     assert calibration_key(a) == calibration_key(a)
+
+
+def test_huge_integers_cross_the_boundary(sandbox):
+    big = 7**20000  # far beyond the 4300-digit limit of int <-> str
+    problem = Problem("t/big", "", "f", tests=(CallTest("t", (20000,), big),))
+    assert sandbox.run(problem, "def f(n):\n    return 7 ** n\n").passed
+    assert codec.decode(codec.encode(-big)) == -big

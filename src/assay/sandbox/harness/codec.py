@@ -38,7 +38,8 @@ def _encode(value: Any, depth: int, budget: list[int]) -> Any:
         return value
     if kind is int:
         # JSON numbers lose nothing for ints, but keep bool and int apart
-        return value if -(2**53) < value < 2**53 else {"$int": str(value)}
+        # hex: not subject to the 4300-digit limit on int <-> decimal str
+        return value if -(2**53) < value < 2**53 else {"$int": format(value, "x")}
     if kind is float:
         if math.isnan(value) or math.isinf(value):
             return {"$float": repr(value)}
@@ -126,7 +127,7 @@ def decode(data: Any) -> Any:
     if isinstance(data, dict) and len(data) >= 1:
         tag, payload = next(iter(data.items()))
         if tag == "$int":
-            return int(payload)
+            return int(payload, 16)
         if tag == "$float":
             return float(payload)
         if tag == "$tuple":

@@ -488,13 +488,17 @@ class Monitor:
 
     def call(self, request: dict) -> dict:
         self.reset_peak_rss()
+        # the clock starts before the request leaves: a short call may finish
+        # before we would otherwise have read it
+        cpu_start = cpu_clock_ns(self.candidate)
+        started = time.monotonic_ns()
         try:
             protocol.write_message(self.req_w, request)
         except OSError:
             pass  # the candidate is gone; await_reply reports how
         cpu = request.get("cpu_seconds", self.limits.get("cpu_seconds", 4.0))
         wall = request.get("wall_seconds", self.limits.get("wall_seconds", 12.0))
-        return self.await_reply(cpu, wall)
+        return self.await_reply(cpu, wall, cpu_start, started)
 
     def reset_peak_rss(self) -> None:
         if self.clear_refs_fd is not None:
@@ -541,10 +545,12 @@ class Monitor:
             return True
         return False
 
-    def await_reply(self, cpu_limit: float, wall_limit: float) -> dict:
+    def await_reply(self, cpu_limit: float, wall_limit: float, cpu_start: int | None = None, started: int | None = None) -> dict:
         pid = self.candidate
-        started = time.monotonic_ns()
-        cpu_start = cpu_clock_ns(pid) or 0
+        started = started if started is not None else time.monotonic_ns()
+        if cpu_start is None:
+            cpu_start = cpu_clock_ns(pid)
+        cpu_start = cpu_start or 0
         cpu_used = 0
         deadline = started + int(wall_limit * 1e9)
         cpu_budget = int(cpu_limit * 1e9)

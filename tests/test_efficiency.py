@@ -1,0 +1,131 @@
+"""Per-sample efficiency on ENAMEL stress inputs (assay.efficiency), on both meters."""
+
+from __future__ import annotations
+
+import pytest
+
+from assay.efficiency import EfficiencyConfig, EfficiencyEvaluator
+from assay.measure.instructions import find_valgrind
+from assay.problems import load_benchmark
+from assay.sandbox.pool import Sandbox
+
+needs_valgrind = pytest.mark.skipif(find_valgrind() is None, reason="valgrind is not installed")
+
+SLOW = """
+def has_close_elements(numbers, threshold):
+    for i in range(len(numbers)):
+        for j in range(len(numbers)):
+            if i != j and abs(numbers[i] - numbers[j]) < threshold:
+                return True
+    return False
+"""
+
+WRONG = "def has_close_elements(numbers, threshold):\n    return False\n"
+
+# right and fast, but hangs on the largest level (15000 numbers)
+HANGS_AT_TOP = """
+def has_close_elements(numbers, threshold):
+    if len(numbers) > 12000:
+        while True:
+            pass
+    s = sorted(numbers)
+    return any(b - a < threshold for a, b in zip(s, s[1:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return {p.task_id: p for p in load_benchmark("enamel")}["HumanEval/0"]
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=2) as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def cpu(sandbox):
+    return EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu"))
+
+
+@pytest.fixture(scope="module")
+def instructions(sandbox):
+    return EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="instructions"))
+
+
+def test_reference_scores_about_one_on_cpu(cpu, problem):
+    result = cpu.measure(problem, problem.reference)
+    assert result.passed and result.note is None
+    assert 0.6 < result.score < 1.4  # CPU time is noisy; see the instruction meter for exactness
+    assert result.meter == "sandbox-cpu-time" and result.unit == "cpu_seconds"
+    assert all(level.meter == "sandbox-cpu-time" and level.unit == "cpu_seconds" for level in result.levels)
+    assert [level.status for level in result.levels] == ["ok"] * 4
+    assert result.speedup is not None and 0.5 < result.speedup < 2.0
+
+
+def test_wrong_solution_fails_with_zero(cpu, problem):
+    result = cpu.measure(problem, WRONG)
+    assert not result.passed and result.score == 0.0
+    assert result.failed_at == 0
+    assert result.levels[0].status == "wrong"
+
+
+def test_failed_correctness_scores_zero_without_running(cpu, problem):
+    result = cpu.measure(problem, problem.reference, passed_correctness=False)
+    assert not result.passed and result.score == 0.0 and not result.levels
+
+
+def test_hang_at_top_level_is_censored_not_failed(cpu, problem):
+    result = cpu.measure(problem, HANGS_AT_TOP)
+    assert result.passed
+    assert result.censored_at == 3
+    assert [level.status for level in result.levels][3] == "censored"
+    assert 0.0 < result.score <= 0.6 + 0.2  # levels 1 and 2 (weights 3+3 of 10) at most ~1 each
+    assert result.speedup is None  # the largest level was not completed
+    assert result.seconds < 30
+
+
+def test_slower_solution_scores_lower_on_cpu(cpu, problem):
+    slow = cpu.measure(problem, SLOW)
+    assert slow.passed
+    assert slow.score < 0.5
+    assert slow.censored_at is not None and slow.censored_at <= 2
+
+
+@needs_valgrind
+def test_instruction_meter_exact_and_deterministic(instructions, problem):
+    ref = instructions.measure(problem, problem.reference)
+    assert ref.passed and ref.note is None
+    assert ref.score == 1.0 and ref.speedup == 1.0
+    assert ref.meter == "valgrind-cachegrind-instructions" and ref.unit == "instructions"
+    assert ref.levels[0].value is None  # weight-0 level: status only, not counted
+    first = instructions.measure(problem, SLOW)
+    second = instructions.measure(problem, SLOW)
+    assert first.score < ref.score
+    assert first.score == second.score
+    assert [level.value for level in first.levels] == [level.value for level in second.levels]
+    assert first.levels[1].value > 10 * ref.levels[1].value  # O(n^2) vs O(n log n) at n = 100
+
+
+@needs_valgrind
+def test_instruction_meter_skips_valgrind_for_wrong_answers(instructions, problem):
+    result = instructions.measure(problem, WRONG)
+    assert not result.passed and result.score == 0.0
+    assert result.seconds < 5  # the native screen decided; no valgrind start-up
+
+
+def test_evaluate_reports_eff_at_k(sandbox, problem, tmp_path):
+    from assay.evaluate import EvalConfig, evaluate
+    from assay.samples import Sample
+    from assay.store import Store
+
+    samples = [Sample("HumanEval/0", 0, problem.reference), Sample("HumanEval/0", 1, WRONG)]
+    config = EvalConfig(ks=(1,), efficiency=EfficiencyConfig(meter="cpu"))
+    with Store(tmp_path / "store.sqlite") as store:
+        report = evaluate([problem], samples, config=config, store=store, sandbox=sandbox)
+    assert 1 in report.eff_at and 0.2 < report.eff_at[1].value < 0.8
+    assert report.efficiency_meter == "sandbox-cpu-time"
+    lines = {o.index: o.result for o in report.outcomes}
+    assert lines[1]["efficiency"] == 0.0 and not report.outcomes[1].passed
+    assert lines[0]["cost"][3]["unit"] == "cpu_seconds" and lines[0]["speedup"] > 0
