@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -24,11 +25,11 @@ from report import git_revision, load_average, machine, replace_section, table, 
 SPECS = {"smollm2-135m": "embedded:smollm2-135m", "qwen2.5-coder-0.5b": "embedded"}
 
 
-def run_model(name: str, limit: int | None) -> dict:
+def run_model(name: str, limit: int | None, max_tokens: int) -> dict:
     spec = SPECS[name]
     with tempfile.TemporaryDirectory(prefix="assay-bench-solve-") as scratch:
         env = dict(os.environ, ASSAY_HOME=scratch, ASSAY_CACHE_DIR=os.environ.get("ASSAY_CACHE_DIR", str(Path.home() / ".cache" / "assay")))
-        command = [sys.executable, "-m", "assay.cli", "solve", "--benchmark", "humaneval", "--model", spec, "--n", "1", "--temperature", "0", "--no-cache", "--concurrency", "1"]
+        command = [sys.executable, "-m", "assay.cli", "solve", "--benchmark", "humaneval", "--model", spec, "--n", "1", "--temperature", "0", "--no-cache", "--concurrency", "1", "--max-tokens", str(max_tokens)]
         if limit:
             command += ["--limit", str(limit)]
         started = time.monotonic()
@@ -56,12 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="smollm2-135m,qwen2.5-coder-0.5b")
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    parser.add_argument("--max-tokens", type=int, default=384, help="completion budget per problem")
+    parser.add_argument("--parallel", action="store_true", help="run the models at the same time (one core each)")
     args = parser.parse_args(argv)
     load_before = load_average()
-    rows = []
-    for name in args.models.split(","):
-        result = run_model(name.strip(), args.limit)
-        rows.append(result)
+    names = [name.strip() for name in args.models.split(",")]
+    with ThreadPoolExecutor(max_workers=len(names) if args.parallel else 1) as pool:
+        rows = list(pool.map(lambda name: run_model(name, args.limit, args.max_tokens), names))
+    for name, result in zip(names, rows):
         print("%s: pass@1 %d/%d = %.3f, %d completion tokens in %.0fs of model time (%.1f tok/s), %.0fs in all"
               % (name, result["passed"], result["total"], result["passed"] / result["total"], result["completion_tokens"],
                  result["model_seconds"], result["completion_tokens"] / max(result["model_seconds"], 1e-9), result["seconds"]))  # fmt: skip
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             "## HumanEval pass@1 of the embedded models (`assay solve`, greedy)",
             "",
-            "Command: `%s` (each model: `assay solve --benchmark humaneval --model SPEC --n 1 --temperature 0 --no-cache`)  " % command,
+            "Command: `%s` (each model: `assay solve --benchmark humaneval --model SPEC --n 1 --temperature 0 --no-cache --max-tokens %d`)  " % (command, args.max_tokens),
             "Date: %s, revision %s  " % (today(), git_revision()),
             "Machine: %s; load average %.2f before, %.2f after." % (machine(), load_before[0], load_average()[0]),
             "",
