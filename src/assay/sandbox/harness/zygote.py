@@ -388,38 +388,11 @@ class Monitor:
         except OSError:
             self.clear_refs_fd = None
         os.set_blocking(self.rep_r, False)
-        if self.start.get("exec"):
-            try:
-                reply = self.await_exit(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
-                reply["files"] = self.collect(workdir, self.start.get("collect") or [])
-                protocol.write_message(1, reply)
-            finally:
-                self.kill()
-                for fd in self.fds:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
-            return
         try:
-            load = self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
-            if "calls" in self.start:
-                # batch: every call in one request, every reply in one answer
-                replies = []
-                for request in self.start["calls"]:
-                    if self.exit_status is not None or load.get("status") != "ok":
-                        break
-                    replies.append(self.call(request))
-                    if not replies[-1]["alive"]:
-                        break
-                protocol.write_message(1, {"load": load, "calls": replies})
-                return
-            protocol.write_message(1, load)
-            while self.exit_status is None:
-                request = protocol.read_message(0)
-                if request.get("op") != "call":
-                    break
-                protocol.write_message(1, self.call(request))
+            if self.start.get("exec"):
+                self.relay_exec(workdir)
+            else:
+                self.relay_calls()
         finally:
             self.kill()
             for fd in self.fds:
@@ -427,6 +400,31 @@ class Monitor:
                     os.close(fd)
                 except OSError:
                     pass
+
+    def relay_exec(self, workdir: str) -> None:
+        reply = self.await_exit(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
+        reply["files"] = self.collect(workdir, self.start.get("collect") or [])
+        protocol.write_message(1, reply)
+
+    def relay_calls(self) -> None:
+        load = self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
+        if "calls" in self.start:
+            # batch: every call in one request, every reply in one answer
+            replies = []
+            for request in self.start["calls"]:
+                if self.exit_status is not None or load.get("status") != "ok":
+                    break
+                replies.append(self.call(request))
+                if not replies[-1]["alive"]:
+                    break
+            protocol.write_message(1, {"load": load, "calls": replies})
+            return
+        protocol.write_message(1, load)
+        while self.exit_status is None:
+            request = protocol.read_message(0)
+            if request.get("op") != "call":
+                break
+            protocol.write_message(1, self.call(request))
 
     def await_exit(self, cpu_limit: float, wall_limit: float) -> dict:
         """Wait for an exec'd program to finish, within its limits."""
