@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             "## HumanEval pass@1 of the embedded models (`assay solve`, greedy)",
             "",
-            "Command: `%s` (each model: `assay solve --benchmark humaneval --model SPEC --n 1 --temperature 0 --no-cache --max-tokens %d`)  " % (command, args.max_tokens),
+            "Command: `%s` (each model: `assay solve --benchmark humaneval --model SPEC --n 1 --temperature 0 --max-tokens %d`, replies cached)  " % (command, args.max_tokens),
             "Date: %s, revision %s  " % (today(), git_revision()),
             "Machine: %s; load average %.2f before, %.2f after." % (machine(), load_before[0], load_average()[0]),
             "",
