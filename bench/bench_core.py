@@ -997,7 +997,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="threads / workers / servers per harness (default: cores)")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per set (median reported)")
     parser.add_argument("--latency-repeats", type=int, default=3, help="repeats of the per-sample overhead pass (0: skip)")
-    parser.add_argument("--floor-timeout", type=float, default=0.5, help="wall seconds before the floor first kills a sample (assay's min_cpu_seconds)")
+    parser.add_argument("--floor-timeout", type=float, default=None, help="wall seconds before the floor first kills a sample (default: assay's min_cpu_seconds)")
     parser.add_argument("--max-load", type=float, default=0.5, help="wait for the 1-minute load to drop below this before measuring")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait at most for that (default: do not wait)")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
@@ -1006,6 +1006,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    if args.floor_timeout is None:
+        args.floor_timeout = sandbox_default("min_cpu_seconds", 0.5)
     for name in args.sets:
         if name not in SETS:
             parser.error("unknown set %r (known: %s)" % (name, ", ".join(SETS)))
