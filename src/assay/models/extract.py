@@ -237,7 +237,7 @@ def _complete_with_prompt(
         lines = body.rstrip().split("\n")
         for end in range(len(lines), 0, -1):  # drop trailing prose until it compiles
             joined = prompt.rstrip("\n") + "\n" + "\n".join(lines[:end]).rstrip() + "\n"
-            if _compiles(joined) and (not entry_point or _defines(joined, entry_point)):
+            if compiles(joined) and (not entry_point or _defines(joined, entry_point)):
                 return joined, "prompt+body"
         return code, method
     prompt_tree = _parse(prompt)
@@ -268,7 +268,7 @@ def _parse(code: str) -> ast.Module | None:
         return None
 
 
-def _compiles(code: str) -> bool:
+def compiles(code: str) -> bool:
     """Stricter than parsing: also rejects ``return`` outside a function and the like."""
     try:
         compile(code, "<candidate>", "exec", dont_inherit=True)

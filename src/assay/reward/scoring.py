@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from assay.models.extract import clean_reply, extract_code, find_fenced_blocks
+from assay.models.extract import clean_reply, compiles, extract_code, find_fenced_blocks
 from assay.problems.model import Problem
 from assay.reward.functions import (
     NOT_SCORED,
@@ -64,14 +64,6 @@ class RewardItem:
             raise ValueError("a reward item needs exactly one of 'completion' or 'solution'")
 
 
-def _compiles(code: str) -> bool:
-    try:
-        compile(code, "<candidate>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
 def program_of(item: RewardItem) -> tuple[str | None, str]:
     """(program or None when there is no code, how it was found)."""
     if item.solution is not None:
@@ -83,7 +75,7 @@ def program_of(item: RewardItem) -> tuple[str | None, str]:
     code, method = extracted.code, extracted.method
     if not code.strip():
         return None, method
-    if method.startswith("raw") and not _compiles(code):  # prose, nothing that looks like code
+    if method.startswith("raw") and not compiles(code):  # prose, nothing that looks like code
         return None, method
     if method.startswith("prompt+body") and problem.prompt and _only_words(code[len(problem.prompt.rstrip("\n")) :]):
         return None, method  # "nope" continues a prompt as a body that compiles, but is no code
@@ -111,10 +103,10 @@ def _script_program(reply: str) -> tuple[str | None, str]:
     the whole reply if it compiles.
     """
     text = clean_reply(reply)
-    blocks = [b for b in find_fenced_blocks(text) if b.tag in _PY_TAGS and b.code.strip() and _compiles(b.code)]
+    blocks = [b for b in find_fenced_blocks(text) if b.tag in _PY_TAGS and b.code.strip() and compiles(b.code)]
     if blocks:
         return blocks[-1].code.rstrip() + "\n", "fenced-script"
-    if text.strip() and _compiles(text):
+    if text.strip() and compiles(text):
         return text.strip("\n") + "\n", "bare-script"
     return None, "raw"
 
