@@ -227,3 +227,37 @@ def test_huge_integers_cross_the_boundary(sandbox):
     problem = Problem("t/big", "", "f", tests=(CallTest("t", (20000,), big),))
     assert sandbox.run(problem, "def f(n):\n    return 7 ** n\n").passed
     assert codec.decode(codec.encode(-big)) == -big
+
+
+def _batch(sandbox, program: str, calls: list[tuple], stream: bool, limits=None):
+    from assay.sandbox.worker import Session
+
+    worker = sandbox._workers[0]
+    worker.ensure_started()
+    session = Session(worker, program, limits or sandbox.limits)
+    return session.run_batch([session.call_message("f", args) for args in calls], stream=stream)
+
+
+def test_streamed_and_lockstep_batches_agree_call_by_call(sandbox):
+    program = "import sys\nprint('loading')\ndef f(x):\n    print('out', x)\n    print('err', x, file=sys.stderr)\n    if x == 2:\n        raise ValueError(x)\n    return x * x\n"
+    outcomes = {}
+    for stream in (True, False):
+        load, replies = _batch(sandbox, program, [(1,), (2,), (3,)], stream)
+        assert load.status == "ok" and load.stdout == "loading\n"
+        outcomes[stream] = [(r.status, r.value, r.exception_type, r.stdout, r.stderr) for r in replies]
+        assert all(r.measurement.wall_ns > 0 for r in replies)
+    # each call's output is its own even when the monitor reads several replies at once
+    assert outcomes[True] == outcomes[False] == [
+        ("ok", 1, None, "out 1\n", "err 1\n"),
+        ("exception", None, "ValueError", "out 2\n", "err 2\n"),
+        ("ok", 9, None, "out 3\n", "err 3\n"),
+    ]
+
+
+def test_streamed_batch_times_out_the_call_that_hangs(sandbox):
+    program = "def f(x):\n    while x == 2:\n        pass\n    return x\n"
+    limits = replace(FAST_LIMITS, cpu_seconds=0.3, wall_seconds=1.0)
+    load, replies = _batch(sandbox, program, [(1,), (2,), (3,)], True, limits)
+    assert [r.status for r in replies] == ["ok", "timeout"]
+    assert replies[1].measurement.cpu_ns >= 0.3e9 and not replies[1].alive
+    assert replies[0].measurement.cpu_ns < 0.3e9

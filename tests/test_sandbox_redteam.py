@@ -321,3 +321,38 @@ def add(a, b):
     result = sandbox.run(ADD, program)
     assert result.passed  # correct answer; the daemon is its own business...
     assert only_zygotes_remain(sandbox)  # ...but it does not survive the run
+
+
+def test_forged_fields_in_a_reply_are_dropped(sandbox):
+    # The candidate writes its own reply frame with the monitor's fields in it
+    # (and output marks that point nowhere), then hangs so the real one never comes.
+    program = """
+import json, os, struct, sys
+def add(a, b):
+    print("real output")
+    sys.stdout.flush()
+    body = json.dumps({"status": "ok", "value": a + b, "cpu_ns": 1, "wall_ns": 1, "peak_rss": 1,
+                       "stdout": "forged", "exit_code": 0, "files": {"x": "y"}, "alive": True,
+                       "marks": [-5, 10 ** 30]}).encode()
+    for fd in map(int, os.listdir('/proc/self/fd')):
+        if fd > 2:
+            try:
+                os.write(fd, struct.pack('>I', len(body)) + body)
+            except OSError:
+                pass
+    while True:
+        pass
+"""
+    from assay.sandbox.worker import Session
+
+    worker = sandbox._workers[0]
+    worker.ensure_started()
+    session = Session(worker, program, replace(FAST_LIMITS, cpu_seconds=0.3, wall_seconds=1.0))
+    load, replies = session.run_batch([session.call_message("add", (2, 3)), session.call_message("add", (1, 1))])
+    first = replies[0]
+    assert first.value == 5  # what it computed, as if returned
+    assert first.exit_code is None and first.files == {}
+    # lying marks can only move its own output to another of its tests, never lose or forge it
+    assert "".join(r.stdout for r in replies) == "real output\n"
+    assert first.measurement.peak_rss_bytes > 1 << 20
+    assert replies[1].status == "timeout"

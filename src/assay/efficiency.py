@@ -223,7 +223,7 @@ def _stress_run(sandbox: Sandbox, problem: Problem, program: str, tests: Sequenc
             session = Session(worker, program, load_limits)
             calls = [session.call_message(t.function or problem.entry_point, t.args, t.kwargs, cutoff_seconds, wall) for t in tests]
             try:
-                load, replies = session.run_batch(calls)
+                load, replies = session.run_batch(calls, stream=False)
             except InfraError as exc:
                 failure = exc
                 worker.stop()

@@ -290,14 +290,18 @@ class Session:
         self.worker.samples_run += 1
         return Reply.from_message(message)
 
-    def run_batch(self, calls: list[dict]) -> tuple[Reply, list[Reply]]:
+    def run_batch(self, calls: list[dict], stream: bool = True) -> tuple[Reply, list[Reply]]:
         """Load, make every call, and end, in one exchange with the worker.
 
         Stops at the first call that ends the candidate; the replies list is
-        then shorter than ``calls``.
+        then shorter than ``calls``. Streamed (the default), the candidate
+        runs the calls back to back and the monitor times each from the
+        previous reply to its own; ``stream=False`` hands out one call at a
+        time, so each call's CPU time and peak memory are its own alone (for
+        cost measurements), at about 0.4 ms more per call.
         """
         self.worker.ensure_started()
-        self.worker.send({"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls})
+        self.worker.send({"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls, "stream": stream})
         budget = self.limits.wall_seconds + sum(c["wall_seconds"] for c in calls) + REPLY_MARGIN
         message = self.worker.receive(budget)
         if message.get("status") == "infra_error":
