@@ -129,3 +129,40 @@ def test_evaluate_reports_eff_at_k(sandbox, problem, tmp_path):
     lines = {o.index: o.result for o in report.outcomes}
     assert lines[1]["efficiency"] == 0.0 and not report.outcomes[1].passed
     assert lines[0]["cost"][3]["unit"] == "cpu_seconds" and lines[0]["speedup"] > 0
+
+
+def test_killed_efficiency_run_keeps_its_verdicts_and_resumes(sandbox, problem, tmp_path, monkeypatch):
+    from assay import efficiency as efficiency_module
+    from assay.evaluate import EvalConfig, evaluate
+    from assay.samples import Sample
+    from assay.store import Store
+
+    samples = [Sample("HumanEval/0", 0, problem.reference), Sample("HumanEval/0", 1, WRONG)]
+    config = EvalConfig(ks=(1,), efficiency=EfficiencyConfig(meter="cpu"))
+    store_path = tmp_path / "store.sqlite"
+
+    class Killed(Exception):
+        pass
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(efficiency_module, "evaluate_efficiency", killed)
+        with Store(store_path) as store, pytest.raises(Killed):
+            evaluate([problem], samples, config=config, store=store, sandbox=sandbox)
+    with Store(store_path) as store:
+        run_id = store._db.execute("SELECT run_id FROM runs").fetchone()[0]
+        kept = list(store.results(run_id))
+    assert [(r.passed, r.result["efficiency_pending"]) for r in kept] == [(True, True), (False, True)]
+
+    judged_again = []
+    original_run = type(sandbox).run
+    monkeypatch.setattr(type(sandbox), "run", lambda self, *a, **k: judged_again.append(a) or original_run(self, *a, **k))
+    with Store(store_path) as store:
+        report = evaluate([problem], samples, config=config, store=store, sandbox=sandbox, resume=True)
+    assert judged_again == []  # correctness came from the store; only efficiency was measured
+    lines = {o.index: o.result for o in report.outcomes}
+    assert "efficiency_pending" not in lines[0] and 0.0 < lines[0]["efficiency"] <= 1.5
+    assert lines[1]["efficiency"] == 0.0
+    assert 1 in report.eff_at

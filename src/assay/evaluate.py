@@ -143,46 +143,48 @@ def evaluate(
         for _, error in errors:
             store.add_sample_error(run_id, error.line_number, error.task_id, error.message)
         todo = [(position, item) for position, item in enumerate(items) if isinstance(item, Sample) and position not in done]
+        # Judged, efficiency not yet measured (a resumed run that was killed in between).
+        pending: list[tuple[int, Sample, dict]] = []
+        if config.efficiency is not None and done:
+            pending = [(r.position, items[r.position], r.result) for r in store.results(run_id) if r.position in done and r.result.get("efficiency_pending")]
         total = sum(isinstance(item, Sample) for item in items)
+        completed = total - len(todo) - len(pending)
         if on_progress:
-            on_progress(total - len(todo), total, None)
-        if todo:
+            on_progress(completed, total, None)
+        if todo or pending:
             box = sandbox or Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds)
             try:
-                completed = total - len(todo)
                 pairs = ((by_id[item.task_id], item.program) for _, item in todo)
-                judged: list[tuple[int, SampleResult]] = []
                 for offset, result in box.run_many(pairs):
                     position, item = todo[offset]
-                    if config.efficiency is not None:
-                        judged.append((offset, result))  # stored once its efficiency is measured
-                        continue
                     data = result.to_dict()
+                    if config.efficiency is not None:
+                        # stored now, so a killed run keeps it; completed once its efficiency is measured
+                        data["efficiency_pending"] = True
+                        pending.append((position, item, data))
                     store.add_result(run_id, position, item.line_number, item.task_id, item.index, result.passed, result.status.value, data)
-                    completed += 1
-                    if on_progress:
-                        on_progress(completed, total, _outcome(position, item, result.passed, result.status.value, data))
+                    if config.efficiency is None:
+                        completed += 1
+                        if on_progress:
+                            on_progress(completed, total, _outcome(position, item, result.passed, result.status.value, data))
                 if config.efficiency is not None:
                     from assay.efficiency import evaluate_efficiency
 
-                    judged.sort()
-                    results = dict(judged)
+                    pending.sort(key=lambda entry: entry[0])
 
                     def on_efficiency(index: int, eff) -> None:
                         nonlocal completed
-                        offset = judged[index][0]
-                        position, item = todo[offset]
-                        result = results[offset]
-                        passed = result.passed and eff.passed  # ENAMEL: a wrong answer on a stress input fails the sample
-                        data = result.to_dict()
+                        position, item, judged = pending[index]
+                        passed = bool(judged["passed"]) and eff.passed  # ENAMEL: a wrong answer on a stress input fails the sample
+                        data = {k: v for k, v in judged.items() if k != "efficiency_pending"}
                         data["passed"] = passed
                         data.update(efficiency_fields(eff))
-                        store.add_result(run_id, position, item.line_number, item.task_id, item.index, passed, result.status.value, data)
+                        store.add_result(run_id, position, item.line_number, item.task_id, item.index, passed, data["status"], data)
                         completed += 1
                         if on_progress:
-                            on_progress(completed, total, _outcome(position, item, passed, result.status.value, data))
+                            on_progress(completed, total, _outcome(position, item, passed, data["status"], data))
 
-                    items_eff = [(by_id[todo[offset][1].task_id], todo[offset][1].program, result.passed) for offset, result in judged]
+                    items_eff = [(by_id[item.task_id], item.program, bool(judged["passed"])) for _, item, judged in pending]
                     evaluate_efficiency(items_eff, box, config=config.efficiency, on_result=on_efficiency)
             finally:
                 if sandbox is None:
