@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 import textwrap
 from dataclasses import dataclass
@@ -261,6 +262,9 @@ def _complete_with_prompt(
 # -- small AST helpers ------------------------------------------------------------
 
 
+# Extraction looks at the same text several times (is it code? which block?
+# does it define the entry point?); the trees are only read, never changed.
+@functools.lru_cache(maxsize=64)
 def _parse(code: str) -> ast.Module | None:
     try:
         return ast.parse(code)
@@ -268,6 +272,7 @@ def _parse(code: str) -> ast.Module | None:
         return None
 
 
+@functools.lru_cache(maxsize=64)
 def compiles(code: str) -> bool:
     """Stricter than parsing: also rejects ``return`` outside a function and the like."""
     try:
