@@ -166,3 +166,35 @@ def test_killed_efficiency_run_keeps_its_verdicts_and_resumes(sandbox, problem, 
     assert "efficiency_pending" not in lines[0] and 0.0 < lines[0]["efficiency"] <= 1.5
     assert lines[1]["efficiency"] == 0.0
     assert 1 in report.eff_at
+
+
+# Correct, twice as slow as the reference, and it makes the harness's
+# empty baseline call expensive, so that "call minus baseline" comes out near 0.
+BIASES_ITS_COUNT = """
+import sys
+
+def has_close_elements(numbers, threshold):
+    for _ in range(2):
+        s = sorted(numbers)
+        found = any(b - a < threshold for a, b in zip(s, s[1:]))
+    return found
+
+def _burn(frame, event, arg):
+    if event == "call" and frame.f_code.co_name == "baseline":
+        x = 0
+        for i in range(200000):
+            x += i
+
+sys.setprofile(_burn)
+"""
+
+
+@needs_valgrind
+def test_instruction_count_a_candidate_biased_is_not_believed(instructions, problem):
+    honest = instructions.measure(problem, problem.reference)
+    biased = instructions.measure(problem, BIASES_ITS_COUNT)
+    assert biased.passed
+    assert biased.note and "implausibly low" in biased.note
+    assert biased.score < honest.score  # scored on what its CPU time implies, not on its own count
+    top = biased.levels[-1]
+    assert top.value is None or top.value > top.reference  # slower than the reference, as it really is

@@ -364,6 +364,12 @@ class EfficiencyConfig:
     # calls of a few ms; a zero reference would make ENAMEL's T - r zero).
     cpu_resolution_seconds: float = 1e-3
     instruction_resolution: float = 1.0
+    # Instruction meter: a count this many times below what the native CPU
+    # time implies (at the reference's instructions per second) is not
+    # believed; levels whose native run took less than
+    # plausibility_cpu_seconds are too small to check.
+    implausible_factor: float = 25.0
+    plausibility_cpu_seconds: float = 0.002
 
 
 class EfficiencyEvaluator:
@@ -546,7 +552,7 @@ class EfficiencyEvaluator:
         meter = METER_NAMES["instructions"]
         # the cheap screen: one native run, cut off at screen_factor x the CPU budget
         cutoff = self.config.screen_factor * self._cpu_budget(cpu_ref) + self.config.cpu_tolerance_seconds
-        statuses, _ = self._cpu_test_costs(problem, program, workload, cutoff, 1)
+        statuses, cpu_costs = self._cpu_test_costs(problem, program, workload, cutoff, 1)
         if any(s is LevelStatus.WRONG for s in statuses):
             outcomes = [LevelOutcome(s, 0.0) if s is LevelStatus.OK else LevelOutcome(s) for s in statuses]
             return self._score(problem, workload, outcomes, [None] * len(statuses), spec, meter, reference_known=False)
@@ -570,15 +576,40 @@ class EfficiencyEvaluator:
             else:  # an error under valgrind that the native run did not show
                 bad.setdefault(j, LevelStatus.WRONG)
         outcomes = []
+        implausible: list[int] = []
         for j, status in enumerate(statuses):
             if j in bad:
                 outcomes.append(LevelOutcome(bad[j]))
             elif status is LevelStatus.OK:
                 # weight-0 levels are not counted (cost 0: only their status matters)
-                outcomes.append(LevelOutcome(LevelStatus.OK, max(self.config.instruction_resolution, max(per_level[j])) if per_level.get(j) else 0.0))
+                count = max(self.config.instruction_resolution, max(per_level[j])) if per_level.get(j) else 0.0
+                if per_level.get(j):
+                    native = max(cpu_costs[j]) if cpu_costs[j] else 0.0
+                    estimate = self._count_from_cpu(native, cpu_ref.levels[j], ref.levels[j])
+                    if estimate is not None and count < estimate / self.config.implausible_factor:
+                        implausible.append(j)
+                        count = estimate
+                outcomes.append(LevelOutcome(LevelStatus.OK, count))
             else:
                 outcomes.append(LevelOutcome(status))
-        return self._score(problem, workload, outcomes, list(ref.levels), spec, meter)
+        result = self._score(problem, workload, outcomes, list(ref.levels), spec, meter)
+        if implausible:
+            note = "instruction count implausibly low for the CPU time the call took natively at level %s: cost estimated from CPU time" % ", ".join(map(str, implausible))
+            result = replace(result, note=note)
+        return result
+
+    def _count_from_cpu(self, native_seconds: float, ref_seconds: float | None, ref_count: float | None) -> float | None:
+        """The instructions a call taking ``native_seconds`` would count at the reference's rate.
+
+        The candidate runs in the process that counts it and can bias its
+        own count (say, by making the empty baseline call expensive); its
+        native CPU time comes from the kernel, outside its reach. None where
+        the times are too small to say anything.
+        """
+        floor = self.config.plausibility_cpu_seconds
+        if native_seconds < floor or not ref_seconds or ref_seconds < self.config.cpu_resolution_seconds or not ref_count or math.isinf(native_seconds):
+            return None
+        return native_seconds * (ref_count / ref_seconds)
 
     def _score(self, problem: Problem, workload: Workload, outcomes: list[LevelOutcome], ref_levels: list, spec: EfficiencySpec, meter: str, reference_known: bool = True) -> SampleEfficiency:
         unit = self.unit
