@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report  # noqa: E402
 
-from assay.efficiency import METER_NAMES, EfficiencyConfig, EfficiencyEvaluator, _instruction_counts  # noqa: E402
+from assay.efficiency import METER_NAMES, EfficiencyConfig, EfficiencyEvaluator, instruction_counts  # noqa: E402
 from assay.measure.instructions import find_valgrind  # noqa: E402
 from assay.metrics import ProblemSamples, eff_at_k_over_problems, pass_at_k_over_problems  # noqa: E402
 from assay.problems import load_benchmark  # noqa: E402
@@ -281,7 +281,7 @@ def run_pairs(sandbox: Sandbox, meters: list[str]) -> tuple[list[list[object]], 
         program = slow if which == "slow" else fast
         if meter == "cpu":
             return job, _cpu_once(sandbox, program, function, args)
-        ((status, value),) = _instruction_counts(sandbox, python, [(program, function, [args])], 120.0)[0]
+        ((status, value),) = instruction_counts(sandbox, python, [(program, function, [args])], 120.0)[0]
         if status != "ok":
             raise RuntimeError("%s %s: %s under valgrind" % (name, which, status))
         return job, value

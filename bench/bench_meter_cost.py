@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report  # noqa: E402
 
-from assay.efficiency import _instruction_counts, leased_worker  # noqa: E402
+from assay.efficiency import instruction_counts, leased_worker  # noqa: E402
 from assay.measure.instructions import find_valgrind  # noqa: E402
 from assay.sandbox.pool import Sandbox  # noqa: E402
 from assay.sandbox.worker import Session  # noqa: E402
@@ -70,14 +70,14 @@ def main(argv: list[str] | None = None) -> int:
             for n, call_args in zip(sizes, inputs):
                 cpu = native_cpu(sandbox, program, function, call_args)
                 started = time.monotonic()
-                ((status, count),) = _instruction_counts(sandbox, python, [(program, function, [call_args])], 600.0)[0]
+                ((status, count),) = instruction_counts(sandbox, python, [(program, function, [call_args])], 600.0)[0]
                 wall = time.monotonic() - started
                 if status != "ok":
                     raise RuntimeError("%s n=%d: %s under valgrind" % (name, n, status))
                 rows.append([name, "{:,}".format(n), "%.3f" % (cpu * 1e3), "{:,.0f}".format(count), "%.2f" % wall])
                 print(rows[-1], flush=True)
             started = time.monotonic()
-            together = _instruction_counts(sandbox, python, [(program, function, inputs)], 600.0)[0]
+            together = instruction_counts(sandbox, python, [(program, function, inputs)], 600.0)[0]
             wall = time.monotonic() - started
             batch_rows.append([name, len(sizes), "%.2f" % wall, "%.2f" % sum(float(r[4]) for r in rows if r[0] == name)])
             singles = {r[1]: r[3] for r in rows if r[0] == name}

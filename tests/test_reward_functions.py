@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from assay.measure.instructions import find_valgrind
+
 from assay.problems import CallTest, Problem
 from assay.reward import (
     RewardInfraError,
@@ -142,7 +144,7 @@ def test_fraction_keeps_running_after_a_fatal_test(scorer):
 
 
 def test_efficiency_gated_on_correctness_and_cheaper_is_better(scorer, he0):
-    spec = RewardSpec(kind="efficiency")
+    spec = RewardSpec(kind="efficiency", meter="cpu-time")
     canonical, slow, wrong = scorer.score_batch(
         [RewardItem(he0, completion=canonical_body(he0)), RewardItem(he0, completion=SLOW_CORRECT), RewardItem(he0, completion=WRONG_BODY)], spec
     )
@@ -152,6 +154,22 @@ def test_efficiency_gated_on_correctness_and_cheaper_is_better(scorer, he0):
     assert slow.value == pytest.approx(spec.correct_floor)  # far more than 4x the reference's CPU time
     assert canonical.cost["meter"] == "cpu-time" and canonical.cost["reference_repeats"] == 3
     assert slow.cost["candidate"] > 4 * slow.cost["reference"]
+
+
+@pytest.mark.skipif(find_valgrind() is None, reason="valgrind is not installed")
+def test_efficiency_default_meter_counts_instructions_deterministically(scorer, he0):
+    spec = RewardSpec(kind="efficiency")
+    assert spec.meter == "instructions"
+    canonical, slow, wrong = scorer.score_batch(
+        [RewardItem(he0, completion=canonical_body(he0)), RewardItem(he0, completion=SLOW_CORRECT), RewardItem(he0, completion=WRONG_BODY)], spec
+    )
+    assert wrong.value == 0.0 and wrong.cost is None  # gated: no count is spent on a wrong program
+    assert canonical.cost["meter"] == "instructions" and canonical.cost["deterministic"] is True
+    assert canonical.cost["candidate"] == canonical.cost["reference"]  # the canonical solution is the reference
+    assert canonical.value == pytest.approx(0.75)
+    assert slow.value == pytest.approx(spec.correct_floor) and slow.cost["candidate"] > 4 * slow.cost["reference"]
+    (again,) = scorer.score_batch([RewardItem(he0, completion=SLOW_CORRECT)], spec)
+    assert again.value == slow.value and again.cost["candidate"] == slow.cost["candidate"]  # counted afresh, the same count
 
 
 def test_efficiency_without_reference_is_not_scored_not_zero(scorer):

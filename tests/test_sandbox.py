@@ -261,3 +261,18 @@ def test_streamed_batch_times_out_the_call_that_hangs(sandbox):
     assert [r.status for r in replies] == ["ok", "timeout"]
     assert replies[1].measurement.cpu_ns >= 0.3e9 and not replies[1].alive
     assert replies[0].measurement.cpu_ns < 0.3e9
+
+
+def test_lockstep_cost_is_the_call_alone(sandbox):
+    # Decoding 300k numbers and encoding them back costs far more than this call;
+    # a cost measurement must see only the call.
+    big = list(range(300_000))
+    program = "def f(xs):\n    return xs\n\ndef g(xs):\n    return sum(x * x for x in xs) > 0\n"
+    load, (echo,) = _batch(sandbox, program.replace("def f", "def f"), [(big,)], False)
+    assert echo.status == "ok" and echo.value == big
+    assert echo.measurement.cpu_ns < 5e6 < echo.measurement.cpu_outside_ns
+    from assay.sandbox.worker import Session
+
+    session = Session(sandbox._workers[0], program, sandbox.limits)
+    load, (work,) = session.run_batch([session.call_message("g", (big,))], stream=False)
+    assert work.value is True and work.measurement.cpu_ns > echo.measurement.cpu_ns  # real work is counted

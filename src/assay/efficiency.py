@@ -266,7 +266,7 @@ print(proc.returncode)
 '''
 
 
-def _instruction_counts(sandbox: Sandbox, python: str, jobs: Sequence[tuple[str, str, Sequence[tuple]]], per_call_timeout: float) -> list[list[tuple[str, float | None]]]:
+def instruction_counts(sandbox: Sandbox, python: str, jobs: Sequence[tuple[str, str, Sequence[tuple]]], per_call_timeout: float) -> list[list[tuple[str, float | None]]]:
     """(status, count) per input of each job (program, function, inputs), counted by valgrind in the sandbox.
 
     All jobs share one valgrind process (its start-up, ~4 s here, is paid
@@ -360,9 +360,10 @@ class EfficiencyConfig:
     valgrind_timeout_factor: float = 200.0  # per-call wall limit under valgrind = this x the CPU cutoff (at least 30 s)
     python: str | None = None  # interpreter valgrind runs (default: the real binary of this one)
     # Costs below the meter's resolution are raised to it, for the reference
-    # and the sample alike (the sandbox's per-call CPU clock reads 0 for some
-    # calls of a few ms; a zero reference would make ENAMEL's T - r zero).
-    cpu_resolution_seconds: float = 1e-3
+    # and the sample alike (a call's window is read to the nanosecond while
+    # the candidate waits, but below ~0.1 ms the window's own cost dominates;
+    # a zero reference would make ENAMEL's T - r zero).
+    cpu_resolution_seconds: float = 1e-4
     instruction_resolution: float = 1.0
     # Instruction meter: a count this many times below what the native CPU
     # time implies (at the reference's instructions per second) is not
@@ -510,7 +511,7 @@ class EfficiencyEvaluator:
             cached = self._ins_refs.get(problem.task_id)
             if cached is None:
                 inputs, _ = self._weighted_inputs(workload, self._weighted_levels(workload))
-                (counts,) = _instruction_counts(self.sandbox, self.python, [(problem.reference or "", problem.entry_point, inputs)], self._reference_timeout(cpu_ref))
+                (counts,) = instruction_counts(self.sandbox, self.python, [(problem.reference or "", problem.entry_point, inputs)], self._reference_timeout(cpu_ref))
                 cached = self._ins_refs[problem.task_id] = self._reference_profile(problem, workload, counts)
         return cached
 
@@ -565,7 +566,7 @@ class EfficiencyEvaluator:
         # numbers (small ints are cached objects up to 256), so a job's
         # position in a shared process would leak into its count.
         ref = self.instruction_reference(problem)
-        counts = _instruction_counts(self.sandbox, self.python, [(program, problem.entry_point, inputs)], timeout)[0] if inputs else []
+        counts = instruction_counts(self.sandbox, self.python, [(program, problem.entry_point, inputs)], timeout)[0] if inputs else []
         per_level: dict[int, list[float]] = {j: [] for j in counted}
         bad: dict[int, LevelStatus] = {}
         for (status, value), j in zip(counts, owners):

@@ -63,7 +63,7 @@ class RewardSpec:
     format_penalty: float = 0.2
     max_speedup: float = 4.0
     correct_floor: float = 0.5
-    meter: str = "cpu-time"
+    meter: str = "instructions"
     reference_repeats: int = 3
     min_cost_ns: float = 1000.0
 
@@ -194,7 +194,7 @@ def efficiency_value(candidate_cost: float, reference_cost: float, spec: RewardS
     """
     c = max(float(candidate_cost), spec.min_cost_ns)
     r = max(float(reference_cost), spec.min_cost_ns)
-    s = math.log(r / c) / math.log(spec.max_speedup)
+    s = math.log(r / c) / math.log(spec.max_speedup) if math.isfinite(c) else -1.0
     e = (1.0 + min(1.0, max(-1.0, s))) / 2.0
     return spec.correct_floor + (1.0 - spec.correct_floor) * e
 

@@ -5,7 +5,17 @@ judged it, or from a run of its own) and the reference's (measured once per
 problem and cached). The efficiency reward only ever divides costs from one
 meter; :class:`~assay.measure.cost.Cost` refuses anything else.
 
-Today one meter is registered:
+Two meters are registered:
+
+``instructions`` (the default)
+    instructions counted by valgrind (cachegrind, no cache simulation)
+    inside the sandbox, summed over the problem's call tests: the call alone
+    (a fork pair subtracts start-up, loading and an empty call of the same
+    arity), ``PYTHONHASHSEED=0``, identical run to run whatever the load.
+    The candidate is counted in a run of its own after it passed (a valgrind
+    start, ~2-4 s here); the reference once per problem, cached. Problems
+    with assert-style or stdin/stdout tests have no calls to count: their
+    efficiency reward is not scored (``None`` with the reason).
 
 ``cpu-time``
     the CPU time of the candidate process, read by the sandbox supervisor
@@ -17,22 +27,21 @@ Today one meter is registered:
     the meter. Not deterministic: load on the machine moves it by a few to
     tens of percent on programs as small as HumanEval's.
 
-A deterministic instruction meter (``valgrind-instructions``,
-``perf-instructions`` in :mod:`assay.measure.instructions`) plugs in with
-:func:`register_meter` once it can run candidates inside the sandbox; it
-runs untrusted code outside the sandbox today, so it is not offered for
-rewards.
+Other meters plug in with :func:`register_meter`.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
+import sys
 import threading
 from hashlib import sha256
 from typing import Callable, Protocol
 
 from assay.measure.cost import CPU_TIME, Cost
-from assay.problems.model import Problem
+from assay.problems.model import CallTest, Problem
 from assay.sandbox.pool import Sandbox
 from assay.sandbox.verdict import SampleResult
 
@@ -113,8 +122,78 @@ class SandboxCpuTimeMeter:
         return sum(isinstance(v, Cost) for v in self._cache.values())
 
 
+INSTRUCTIONS = "instructions"
+
+
+class SandboxInstructionMeter:
+    """Instructions of the calls, counted by valgrind in the sandbox (meter ``instructions``)."""
+
+    name = INSTRUCTIONS
+    unit = "instructions"
+    deterministic = True
+
+    def __init__(self, per_call_timeout: float = 120.0) -> None:
+        self.per_call_timeout = per_call_timeout
+        self.python = os.path.realpath(sys.executable)
+        self._cache: dict[tuple[str, str], Cost | ReferenceUnavailable] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _count(self, sandbox: Sandbox, problem: Problem, program: str) -> list[tuple[str, float | None]]:
+        from assay.efficiency import instruction_counts
+        from assay.measure.instructions import find_valgrind
+
+        if not find_valgrind():
+            raise ReferenceUnavailable("the instructions meter needs valgrind (apt-get install valgrind), or use meter cpu-time")
+        tests = [t for t in problem.tests if isinstance(t, CallTest)]
+        if not tests or len(tests) != len(problem.tests):
+            raise ReferenceUnavailable(f"{problem.task_id} has tests that are not calls (assert-style or stdin/stdout): no calls to count instructions of")
+        by_function: dict[str, list[tuple]] = {}
+        for test in tests:
+            if test.kwargs:
+                raise ReferenceUnavailable(f"{problem.task_id} calls with keyword arguments, which the instruction harness does not pass")
+            by_function.setdefault(test.function or problem.entry_point, []).append(tuple(test.args))
+        jobs = [(program, function, inputs) for function, inputs in by_function.items()]
+        try:
+            rows = instruction_counts(sandbox, self.python, jobs, self.per_call_timeout)
+        except Exception as exc:  # noqa: BLE001 - InfraError and the like: the measurement failed, not the candidate
+            raise MeterInfraError(f"counting instructions failed: {exc}") from exc
+        return [entry for row in rows for entry in row]
+
+    def candidate_cost(self, sandbox: Sandbox, problem: Problem, program: str, result: SampleResult) -> Cost:
+        counts = self._count(sandbox, problem, program)
+        # A call that passed natively but cannot be counted (it errs or times
+        # out under valgrind only) gets no credit for speed: an infinite cost.
+        total = math.inf if any(status != "ok" or value is None for status, value in counts) else float(sum(v for _, v in counts))
+        return Cost(total, self.unit, self.name, 0.0, 1)
+
+    def reference_cost(self, sandbox: Sandbox, problem: Problem, repeats: int) -> Cost:
+        if not problem.reference:
+            raise ReferenceUnavailable(f"{problem.task_id} has no reference solution to measure the cost against")
+        key = (problem.task_id, sha256(problem.reference.encode("utf-8", "surrogatepass")).hexdigest())
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            cached = self._cache.get(key)
+            if cached is None:
+                try:
+                    counts = self._count(sandbox, problem, problem.reference)
+                except ReferenceUnavailable as exc:
+                    counts, cached = [], exc
+                if cached is None:
+                    if any(status != "ok" for status, _ in counts):
+                        cached = ReferenceUnavailable(f"the reference of {problem.task_id} could not be counted ({', '.join(sorted({s for s, _ in counts if s != 'ok'}))})")
+                    else:
+                        # deterministic: one count is the count (repeats would give the same number)
+                        cached = Cost(float(sum(v for _, v in counts if v is not None)), self.unit, self.name, 0.0, 1)
+                self._cache[key] = cached
+        if isinstance(cached, ReferenceUnavailable):
+            raise cached
+        return cached
+
+
 MeterFactory = Callable[[], Meter]
-METERS: dict[str, MeterFactory] = {CPU_TIME: SandboxCpuTimeMeter}
+METERS: dict[str, MeterFactory] = {INSTRUCTIONS: SandboxInstructionMeter, CPU_TIME: SandboxCpuTimeMeter}
 
 
 def register_meter(name: str, factory: MeterFactory) -> None:
@@ -129,8 +208,5 @@ def make_meter(name: str) -> Meter:
         factory = METERS[name]
     except KeyError:
         known = ", ".join(sorted(METERS))
-        raise ValueError(
-            f"unknown meter {name!r} for the efficiency reward: known meters are {known} "
-            "(instruction meters are not offered for rewards yet: they do not run inside the sandbox)"
-        ) from None
+        raise ValueError(f"unknown meter {name!r} for the efficiency reward: known meters are {known}") from None
     return factory()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import atexit
 import logging
+import math
 import os
 import textwrap
 import threading
@@ -293,7 +294,7 @@ class RewardScorer:
             "meter": meter.name,
             "unit": candidate.unit,
             "deterministic": meter.deterministic,
-            "candidate": candidate.value,
+            "candidate": candidate.value if math.isfinite(candidate.value) else None,  # None: could not be counted
             "reference": reference.value,
             "reference_spread": reference.spread,
             "reference_repeats": reference.repeats,

@@ -49,6 +49,7 @@ class Measurement:
     """Kernel-read cost of one test's execution in the sandbox."""
 
     cpu_ns: int = 0  # CPU time of the candidate process (all threads)
+    cpu_outside_ns: int = 0  # cost measurements only: CPU spent decoding arguments and encoding the result
     wall_ns: int = 0
     peak_rss_bytes: int = 0  # peak resident memory during the test
 

@@ -65,6 +65,7 @@ class Reply:
             files={str(k): (v if isinstance(v, str) else None) for k, v in (data.get("files") or {}).items()},
             measurement=Measurement(
                 cpu_ns=int(data.get("cpu_ns", 0)),
+                cpu_outside_ns=int(data.get("cpu_outside_ns", 0)),
                 wall_ns=int(data.get("wall_ns", 0)),
                 peak_rss_bytes=int(data.get("peak_rss", 0)),
             ),
@@ -296,12 +297,15 @@ class Session:
         Stops at the first call that ends the candidate; the replies list is
         then shorter than ``calls``. Streamed (the default), the candidate
         runs the calls back to back and the monitor times each from the
-        previous reply to its own; ``stream=False`` hands out one call at a
-        time, so each call's CPU time and peak memory are its own alone (for
-        cost measurements), at about 0.4 ms more per call.
+        previous reply to its own. ``stream=False`` is for cost
+        measurements: one call at a time, the candidate tells the monitor
+        when the function starts and returns, and each call's CPU time is
+        that window alone (decoding the arguments and encoding the result
+        excluded; ``Measurement.cpu_outside_ns`` holds the rest), its peak
+        memory its own; it costs about 0.5 ms more per call.
         """
         self.worker.ensure_started()
-        self.worker.send({"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls, "stream": stream})
+        self.worker.send({"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls, "stream": stream, "windows": not stream})
         budget = self.limits.wall_seconds + sum(c["wall_seconds"] for c in calls) + REPLY_MARGIN
         message = self.worker.receive(budget)
         if message.get("status") == "infra_error":

@@ -266,13 +266,17 @@ def candidate_main(start: dict, requests: int, replies: int, stdio: tuple[int, i
         # a streamed batch: every call in turn, each reply as soon as it is ready
         for request in start.get("calls") or ():
             send(replies, call(namespace, request))
+    # Lock-step: each call arrives when the last one is answered, and the
+    # later ones are not left in this process's memory for it to read ahead.
+    start.pop("calls", None)
+    window = (requests, replies) if start.get("windows") else None
     while True:
         try:
             request = protocol.read_message(requests)
         except protocol.ProtocolError:
             os._exit(0)
         if request.get("op") == "call":
-            send(replies, call(namespace, request))
+            send(replies, call(namespace, request, window))
         else:
             os._exit(0)
 
@@ -294,7 +298,10 @@ def run_guarded(action, as_main: bool = False) -> dict:
     return result
 
 
-def call(namespace: dict, request: dict) -> dict:
+def call(namespace: dict, request: dict, window: tuple[int, int] | None = None) -> dict:
+    """One call. With ``window`` (request and reply fds), the monitor is told
+    when the function starts and returns, and reads the CPU clock then, so
+    that decoding the arguments and encoding the result are not the call's cost."""
     holder = {}
 
     def invoke() -> None:
@@ -303,7 +310,11 @@ def call(namespace: dict, request: dict) -> dict:
             raise NameError("the program does not define %r" % request["fn"])
         args = codec.decode(request.get("args", []))
         kwargs = codec.decode(request.get("kwargs", {"$dict": []}))
+        if window is not None:
+            mark(window, "start")
         value = function(*args, **kwargs)
+        if window is not None:
+            mark(window, "end")
         try:
             holder["value"] = codec.encode(value)
         except codec.Unencodable as exc:
@@ -326,6 +337,16 @@ def flush_output() -> None:
             stream.flush()
         except BaseException:
             pass
+
+
+def mark(window: tuple[int, int], name: str) -> None:
+    """Tell the monitor where the call is, and wait until it has read the clock."""
+    requests, replies = window
+    send(replies, {"mark": name})
+    try:
+        protocol.read_message(requests)
+    except protocol.ProtocolError:
+        os._exit(0)
 
 
 def output_marks() -> list | None:
@@ -369,6 +390,8 @@ class Monitor:
         self.exit_status: int | None = None
         self.rusage = None
         self.fds: list[int] = []
+        # lock-step batches of cost measurements: each call's CPU time is its own window
+        self.windows = bool(start.get("windows")) and not start.get("stream")
 
     def run(self) -> None:
         workdir = os.path.join(WORK_ROOT, "run")
@@ -617,6 +640,7 @@ class Monitor:
         interval = POLL_MIN
         verdict = None
         message = None
+        window: dict[str, int] = {}
         try:
             message = self.buffer.pop()  # a streamed reply may be here already
         except protocol.ProtocolError as exc:
@@ -634,6 +658,9 @@ class Monitor:
                     self.buffer.feed(chunk)
                     try:
                         message = self.buffer.pop()
+                        while self.windows and isinstance(message, dict) and message.get("mark") in ("start", "end") and len(message) == 1:
+                            self.window_mark(window, message["mark"])
+                            message = self.buffer.pop()
                     except protocol.ProtocolError as exc:
                         verdict = {"status": "crash", "message": "candidate corrupted its reply channel: %s" % exc}
                     if message is not None or verdict is not None:
@@ -681,12 +708,25 @@ class Monitor:
         if not (isinstance(marks, list) and len(marks) == 2 and all(type(m) is int for m in marks)):
             marks = (None, None)
         reply["cpu_ns"] = cpu_used
+        if "start" in window:
+            # the call alone: from the function's start to its return (or to the reply, if it raised)
+            reply["cpu_ns"] = max(0, window.get("end", cpu_start + cpu_used) - window["start"])
+            reply["cpu_outside_ns"] = max(0, cpu_used - reply["cpu_ns"])
         reply["wall_ns"] = wall_used
         reply["peak_rss"] = rss
         reply["stdout"], reply["stdout_truncated"] = self.read_new("stdout", marks[0])
         reply["stderr"], reply["stderr_truncated"] = self.read_new("stderr", marks[1])
         reply["alive"] = self.exit_status is None
         return reply
+
+    def window_mark(self, window: dict, name: str) -> None:
+        """A call's start or end: read the clock, then let the candidate go on."""
+        if name not in window and (name == "start" or "start" in window):
+            window[name] = cpu_clock_ns(self.candidate) or 0
+        try:
+            protocol.write_message(self.req_w, {"op": "go"})
+        except OSError:
+            pass
 
     def classify_exit(self) -> dict:
         status = self.exit_status
