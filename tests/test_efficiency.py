@@ -198,3 +198,39 @@ def test_instruction_count_a_candidate_biased_is_not_believed(instructions, prob
     assert biased.score < honest.score  # scored on what its CPU time implies, not on its own count
     top = biased.levels[-1]
     assert top.value is None or top.value > top.reference  # slower than the reference, as it really is
+
+
+# Correct and three times the reference's work, all of it after a forged
+# "the call has returned" mark, so that its window closes at once.
+FORGES_ITS_WINDOW = """
+import json, os, struct
+
+def has_close_elements(numbers, threshold):
+    body = json.dumps({"mark": "end"}).encode()
+    readers = []
+    for fd in [int(x) for x in os.listdir('/proc/self/fd') if int(x) > 2]:
+        try:
+            os.write(fd, struct.pack('>I', len(body)) + body)
+        except OSError:
+            readers.append(fd)
+    for fd in readers:  # take the monitor's answer, so the calls stay in step
+        try:
+            (size,) = struct.unpack('>I', os.read(fd, 4))
+            os.read(fd, size)
+            break
+        except (OSError, struct.error):
+            pass
+    for _ in range(3):
+        s = sorted(numbers)
+        found = any(b - a < threshold for a, b in zip(s, s[1:]))
+    return found
+"""
+
+
+def test_cpu_meter_counts_work_moved_out_of_the_call_window(cpu, problem):
+    honest = cpu.measure(problem, problem.reference)
+    forged = cpu.measure(problem, FORGES_ITS_WINDOW)
+    assert forged.passed, forged
+    top_forged, top_honest = forged.levels[-1], honest.levels[-1]
+    assert top_forged.value is None or top_forged.value > 1.5 * top_honest.value  # its real cost, not ~0
+    assert forged.score < honest.score

@@ -170,6 +170,7 @@ class ReferenceProfile:
     meter: str
     levels: tuple[float, ...]
     test_costs: tuple[tuple[float, ...], ...]
+    overheads: tuple[tuple[float, float], ...] = ()  # CPU meter: seconds decoding and encoding, per test in order
 
 
 class EfficiencyUnavailable(Exception):
@@ -206,22 +207,47 @@ def run_exec(sandbox: Sandbox, argv: list[str], files: dict[str, str], collect: 
 @dataclass(frozen=True)
 class _TestRun:
     status: LevelStatus
-    cpu_ns: int
+    cpu_ns: int  # the call's window
+    before_ns: int = 0  # before it: decoding the arguments
+    after_ns: int = 0  # after it: encoding the result
 
 
-def _stress_run(sandbox: Sandbox, problem: Problem, program: str, tests: Sequence[CallTest], cutoff_seconds: float, load_limits: Limits) -> list[_TestRun]:
+# The candidate's harness marks the call's window, and candidate code could
+# forge the marks (say, "returned" at once, then the real work). So the CPU
+# before and after the window may exceed the reference's for the same input
+# by this factor plus this margin; beyond that, everything the request cost
+# counts, less the reference's own decoding and encoding.
+OUTSIDE_FACTOR = 2.0
+OUTSIDE_MARGIN_SECONDS = 0.0005
+
+
+def _call_cost(run: _TestRun, allowance: tuple[float, float] | None) -> float:
+    """Seconds a call cost: its window, unless too much happened outside it."""
+    window, before, after = run.cpu_ns / 1e9, run.before_ns / 1e9, run.after_ns / 1e9
+    if allowance is None:
+        return window
+    ref_before, ref_after = allowance
+    if before <= OUTSIDE_FACTOR * ref_before + OUTSIDE_MARGIN_SECONDS and after <= OUTSIDE_FACTOR * ref_after + OUTSIDE_MARGIN_SECONDS:
+        return window
+    return window + max(0.0, before - ref_before) + max(0.0, after - ref_after)
+
+
+def _stress_run(sandbox: Sandbox, problem: Problem, program: str, tests: Sequence[CallTest], cutoff_seconds: float, load_limits: Limits, overheads: Sequence[tuple[float, float]] | None = None) -> list[_TestRun]:
     """One batch over the stress tests: one process, each call cut off at ``cutoff_seconds`` of CPU.
 
-    The load gets ``load_limits`` (imports are not the call's cost). Returns
-    one entry per test that ran; the batch stops at the first call that ends
-    the process (a timeout); a wrong answer does not stop it.
+    The sandbox's limit covers the whole request, so each call also gets room
+    for decoding and encoding (``overheads``: the reference's, per test;
+    generous where unknown). The load gets ``load_limits`` (imports are not
+    the call's cost). Returns one entry per test that ran; the batch stops
+    at the first call that ends the process (a timeout); a wrong answer does
+    not stop it.
     """
     failure: InfraError | None = None
-    wall = 2 * cutoff_seconds + 0.5
+    limits = [cutoff_seconds + (OUTSIDE_FACTOR * sum(overheads[i]) + 2 * OUTSIDE_MARGIN_SECONDS if overheads else max(1.0, cutoff_seconds)) for i in range(len(tests))]
     for _ in range(2):
         with leased_worker(sandbox) as worker:
             session = Session(worker, program, load_limits)
-            calls = [session.call_message(t.function or problem.entry_point, t.args, t.kwargs, cutoff_seconds, wall) for t in tests]
+            calls = [session.call_message(t.function or problem.entry_point, t.args, t.kwargs, limit, 2 * limit + 0.5) for t, limit in zip(tests, limits)]
             try:
                 load, replies = session.run_batch(calls, stream=False)
             except InfraError as exc:
@@ -238,7 +264,7 @@ def _stress_run(sandbox: Sandbox, problem: Problem, program: str, tests: Sequenc
                     ok, _ = run_checker(problem, test.args, test.expected, reply.value)
                 else:
                     ok = values_equal(reply.value, test.expected)
-                out.append(_TestRun(LevelStatus.OK if ok else LevelStatus.WRONG, reply.measurement.cpu_ns))
+                out.append(_TestRun(LevelStatus.OK if ok else LevelStatus.WRONG, reply.measurement.cpu_ns, reply.measurement.cpu_before_ns, reply.measurement.cpu_after_ns))
             elif status in (Status.TIMEOUT, Status.MEMORY):
                 out.append(_TestRun(LevelStatus.CENSORED, reply.measurement.cpu_ns))
             else:
@@ -424,12 +450,16 @@ class EfficiencyEvaluator:
         base = self.sandbox.limits
         return replace(base, cpu_seconds=max(base.cpu_seconds, 10.0), wall_seconds=max(base.wall_seconds, 30.0), sample_cpu_seconds=max(base.sample_cpu_seconds, 600.0))
 
-    def _cpu_test_costs(self, problem: Problem, program: str, workload: Workload, cutoff: float, repeats: int) -> tuple[list[LevelStatus], list[list[float]]]:
-        """Per level: status and per-test median CPU seconds (inf where censored)."""
+    def _cpu_test_costs(self, problem: Problem, program: str, workload: Workload, cutoff: float, repeats: int, overheads: Sequence[tuple[float, float]] | None = None) -> tuple[list[LevelStatus], list[list[float]]]:
+        """Per level: status and per-test median CPU seconds (inf where censored).
+
+        ``overheads`` (the reference's CPU outside the call, per test) bound
+        what a call may leave outside its window (see :func:`_call_cost`).
+        """
         tests = list(workload.tests)
         runs: list[list[_TestRun]] = []
         for repeat in range(repeats):
-            run = _stress_run(self.sandbox, problem, program, tests, cutoff, self._load_limits())
+            run = _stress_run(self.sandbox, problem, program, tests, cutoff, self._load_limits(), overheads)
             runs.append(run)
             if any(r.status is LevelStatus.WRONG for r in run):
                 break  # a wrong answer: no point in repeating
@@ -449,7 +479,8 @@ class EfficiencyEvaluator:
                 if any(r.status is LevelStatus.WRONG for r in seen):
                     status, stopped = LevelStatus.WRONG, True
                 else:
-                    values = [r.cpu_ns / 1e9 if r.status is LevelStatus.OK else math.inf for r in seen]
+                    allowance = overheads[position] if overheads else None
+                    values = [_call_cost(r, allowance) if r.status is LevelStatus.OK else math.inf for r in seen]
                     values += [math.inf] * (len(runs) - len(seen))  # did not run: an earlier test ended the process
                     value = statistics.median(values) if values else math.inf
                     if math.isinf(value):
@@ -467,11 +498,18 @@ class EfficiencyEvaluator:
             if cached is not None:
                 return cached
         workload = self.workload(problem)
-        statuses, costs = self._cpu_test_costs(problem, problem.reference or "", workload, self._load_limits().cpu_seconds, self.config.repeats)
-        if any(s is not LevelStatus.OK for s in statuses):
+        tests = list(workload.tests)
+        runs = [_stress_run(self.sandbox, problem, problem.reference or "", tests, self._load_limits().cpu_seconds, self._load_limits()) for _ in range(self.config.repeats)]
+        if any(len(run) != len(tests) or any(r.status is not LevelStatus.OK for r in run) for run in runs):
             raise EfficiencyUnavailable("%s: the reference does not complete its own stress inputs on the CPU meter" % problem.task_id)
+        medians = [statistics.median(run[i].cpu_ns for run in runs) / 1e9 for i in range(len(tests))]
+        overheads = tuple((statistics.median(run[i].before_ns for run in runs) / 1e9, statistics.median(run[i].after_ns for run in runs) / 1e9) for i in range(len(tests)))
+        costs, position = [], 0
+        for level in workload.levels:
+            costs.append(medians[position : position + len(level.tests)])
+            position += len(level.tests)
         floor = self.config.cpu_resolution_seconds
-        profile = ReferenceProfile(problem.task_id, "cpu", tuple(max(floor, max(c)) for c in costs), tuple(tuple(c) for c in costs))
+        profile = ReferenceProfile(problem.task_id, "cpu", tuple(max(floor, max(c)) for c in costs), tuple(tuple(c) for c in costs), overheads)
         with self._problem_lock(problem.task_id):
             self._cpu_refs[problem.task_id] = profile
         return profile
@@ -543,7 +581,7 @@ class EfficiencyEvaluator:
     def _measure_cpu(self, problem: Problem, program: str, workload: Workload, cpu_ref: ReferenceProfile) -> SampleEfficiency:
         spec = replace(self.config.spec, tolerance=self.config.cpu_tolerance_seconds)
         cutoff = self._cpu_budget(cpu_ref) + spec.tolerance
-        statuses, costs = self._cpu_test_costs(problem, program, workload, cutoff, self.config.repeats)
+        statuses, costs = self._cpu_test_costs(problem, program, workload, cutoff, self.config.repeats, cpu_ref.overheads)
         floor = self.config.cpu_resolution_seconds
         outcomes = [LevelOutcome(s, max(floor, max(c)) if s is LevelStatus.OK else None) for s, c in zip(statuses, costs)]
         return self._score(problem, workload, outcomes, list(cpu_ref.levels), spec, METER_NAMES["cpu"])
@@ -553,7 +591,7 @@ class EfficiencyEvaluator:
         meter = METER_NAMES["instructions"]
         # the cheap screen: one native run, cut off at screen_factor x the CPU budget
         cutoff = self.config.screen_factor * self._cpu_budget(cpu_ref) + self.config.cpu_tolerance_seconds
-        statuses, cpu_costs = self._cpu_test_costs(problem, program, workload, cutoff, 1)
+        statuses, cpu_costs = self._cpu_test_costs(problem, program, workload, cutoff, 1, cpu_ref.overheads)
         if any(s is LevelStatus.WRONG for s in statuses):
             outcomes = [LevelOutcome(s, 0.0) if s is LevelStatus.OK else LevelOutcome(s) for s in statuses]
             return self._score(problem, workload, outcomes, [None] * len(statuses), spec, meter, reference_known=False)

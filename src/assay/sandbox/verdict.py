@@ -49,7 +49,8 @@ class Measurement:
     """Kernel-read cost of one test's execution in the sandbox."""
 
     cpu_ns: int = 0  # CPU time of the candidate process (all threads)
-    cpu_outside_ns: int = 0  # cost measurements only: CPU spent decoding arguments and encoding the result
+    cpu_before_ns: int = 0  # cost measurements only: CPU before the call's window (decoding its arguments)
+    cpu_after_ns: int = 0  # ... and after it (encoding the result)
     wall_ns: int = 0
     peak_rss_bytes: int = 0  # peak resident memory during the test
 

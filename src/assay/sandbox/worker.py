@@ -65,7 +65,8 @@ class Reply:
             files={str(k): (v if isinstance(v, str) else None) for k, v in (data.get("files") or {}).items()},
             measurement=Measurement(
                 cpu_ns=int(data.get("cpu_ns", 0)),
-                cpu_outside_ns=int(data.get("cpu_outside_ns", 0)),
+                cpu_before_ns=int(data.get("cpu_before_ns", 0)),
+                cpu_after_ns=int(data.get("cpu_after_ns", 0)),
                 wall_ns=int(data.get("wall_ns", 0)),
                 peak_rss_bytes=int(data.get("peak_rss", 0)),
             ),
@@ -301,7 +302,7 @@ class Session:
         measurements: one call at a time, the candidate tells the monitor
         when the function starts and returns, and each call's CPU time is
         that window alone (decoding the arguments and encoding the result
-        excluded; ``Measurement.cpu_outside_ns`` holds the rest), its peak
+        excluded; ``Measurement.cpu_before_ns`` and ``cpu_after_ns`` hold them), its peak
         memory its own; it costs about 0.5 ms more per call.
         """
         self.worker.ensure_started()

@@ -710,8 +710,10 @@ class Monitor:
         reply["cpu_ns"] = cpu_used
         if "start" in window:
             # the call alone: from the function's start to its return (or to the reply, if it raised)
-            reply["cpu_ns"] = max(0, window.get("end", cpu_start + cpu_used) - window["start"])
-            reply["cpu_outside_ns"] = max(0, cpu_used - reply["cpu_ns"])
+            end = window.get("end", cpu_start + cpu_used)
+            reply["cpu_ns"] = max(0, end - window["start"])
+            reply["cpu_before_ns"] = max(0, window["start"] - cpu_start)  # decoding the arguments
+            reply["cpu_after_ns"] = max(0, cpu_start + cpu_used - end)  # encoding the result
         reply["wall_ns"] = wall_used
         reply["peak_rss"] = rss
         reply["stdout"], reply["stdout_truncated"] = self.read_new("stdout", marks[0])
