@@ -14,21 +14,48 @@ Over HTTP: ``assay serve`` (:mod:`assay.reward.server`). On Ray:
 :class:`assay.reward.ray_pool.RayRewardPool`. Formulas: docs/rewards.md.
 """
 
-from assay.reward.adapters import (
-    RewardInfraError,
-    TRLReward,
-    compute_score,
-    compute_score_batch,
-    compute_score_with_details,
-    correctness_reward,
-    efficiency_reward,
-    fraction_reward,
-    trl_reward,
-)
-from assay.reward.functions import KINDS, Reward, RewardSpec, efficiency_value
-from assay.reward.meters import register_meter
-from assay.reward.resolve import ProblemError
-from assay.reward.scoring import RewardItem, RewardScorer, close_shared_sandbox, score_pairs, set_shared_sandbox, shared_sandbox
+import importlib
+from typing import Any
+
+# Loaded on first use, so that ``assay --help`` (which adds the ``serve``
+# command from assay.reward.cli) does not import the sandbox and the server.
+_EXPORTS = {
+    "RewardInfraError": "assay.reward.adapters",
+    "TRLReward": "assay.reward.adapters",
+    "compute_score": "assay.reward.adapters",
+    "compute_score_batch": "assay.reward.adapters",
+    "compute_score_with_details": "assay.reward.adapters",
+    "correctness_reward": "assay.reward.adapters",
+    "efficiency_reward": "assay.reward.adapters",
+    "fraction_reward": "assay.reward.adapters",
+    "trl_reward": "assay.reward.adapters",
+    "KINDS": "assay.reward.functions",
+    "Reward": "assay.reward.functions",
+    "RewardSpec": "assay.reward.functions",
+    "efficiency_value": "assay.reward.functions",
+    "register_meter": "assay.reward.meters",
+    "ProblemError": "assay.reward.resolve",
+    "RewardItem": "assay.reward.scoring",
+    "RewardScorer": "assay.reward.scoring",
+    "close_shared_sandbox": "assay.reward.scoring",
+    "score_pairs": "assay.reward.scoring",
+    "set_shared_sandbox": "assay.reward.scoring",
+    "shared_sandbox": "assay.reward.scoring",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay.reward' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "KINDS",
