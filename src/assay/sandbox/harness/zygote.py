@@ -73,6 +73,14 @@ def prewarm() -> None:
 # ---------------------------------------------------------------- kernel bits
 
 
+def next_poll(interval: float, cpu_left_ns: int, wall_left_ns: int) -> float:
+    """Seconds until the next look at a running candidate: backing off, but
+    never sleeping past the moment a limit could be reached (CPU time grows
+    at most as fast as wall time for one thread), so a limit is caught
+    within about a millisecond rather than a back-off step."""
+    return max(POLL_MIN / 2, min(POLL_MAX, interval * 2, cpu_left_ns / 1e9, wall_left_ns / 1e9))
+
+
 def cpu_clock_ns(pid: int) -> int | None:
     """CPU time of process ``pid`` (all threads), from the kernel's clock."""
     clock_id = ((~pid) << 3) | 2  # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
@@ -688,7 +696,7 @@ class Monitor:
             if self.output_size() > output_cap:
                 verdict = {"status": "output_limit", "message": "printed more than %d bytes" % output_cap}
                 break
-            interval = min(POLL_MAX, interval * 2)
+            interval = next_poll(interval, cpu_budget - cpu_used, deadline - time.monotonic_ns())
         now_cpu = cpu_clock_ns(pid)
         if now_cpu is not None:
             cpu_used = now_cpu - cpu_start
