@@ -276,3 +276,16 @@ def test_lockstep_cost_is_the_call_alone(sandbox):
     session = Session(sandbox._workers[0], program, sandbox.limits)
     load, (work,) = session.run_batch([session.call_message("g", (big,))], stream=False)
     assert work.value is True and work.measurement.cpu_ns > echo.measurement.cpu_ns  # real work is counted
+
+
+def test_huge_values_in_messages_and_checkers(sandbox):
+    big = 7**20000
+    wrong = Problem("t/big-wrong", "", "f", tests=(CallTest("t", (20000,), big),))
+    result = sandbox.run(wrong, "def f(n):\n    return 7 ** n + 1\n")
+    assert result.tests[0].status is Status.FAIL and "digits" in result.tests[0].first_difference
+    checked = Problem("t/big-checker", "", "f", tests=(CallTest("t", (20000,), big, comparison="checker"),),
+                      checker="def check(args, expected, output):\n    return output == expected\n", checker_function="check")
+    assert sandbox.run(checked, "def f(n):\n    return 7 ** n\n").passed
+    script = Problem("t/big-script", "", "f", tests=(ScriptTest("check", "def check(candidate):\n    assert candidate(20000) == 7 ** 20000 + 1\n"),))
+    verdict = sandbox.run(script, "def f(n):\n    return 7 ** n\n").tests[0]
+    assert verdict.status is Status.FAIL and "digits" in verdict.first_difference

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from typing import Any
 
 from assay.sandbox.harness.codec import Opaque
@@ -10,8 +11,27 @@ from assay.sandbox.harness.codec import Opaque
 REPR_LIMIT = 160
 
 
+class _BoundedRepr(reprlib.Repr):
+    """repr() for messages: bounded work on huge values, never an exception."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 4000:  # str() refuses ints past 4300 digits, and is slow long before
+            return "<int of about %d digits>" % int(x.bit_length() * 0.30103 + 1)
+        return super().repr_int(x, level)
+
+
+_REPR = _BoundedRepr()
+_REPR.maxlevel = 4
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = _REPR.maxarray = 24
+_REPR.maxdict = 12
+_REPR.maxstring = _REPR.maxlong = _REPR.maxother = REPR_LIMIT
+
+
 def short_repr(value: Any, limit: int = REPR_LIMIT) -> str:
-    text = repr(value)
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a value whose repr fails must not fail the judging
+        text = "<%s>" % type(value).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -237,7 +237,7 @@ class SampleRun:
         budget = [self.limits.cpu_seconds * 1e9]
         totals = Measurement()
         outputs: list[Reply] = []
-        last_call: list[str] = []
+        last_call: list[tuple] = []
 
         def remote(function: str):
             def proxy(*args: Any, **kwargs: Any) -> Any:
@@ -251,7 +251,7 @@ class SampleRun:
                 outputs.append(reply)
                 if reply.status != "ok":
                     raise CandidateStopped(reply)
-                last_call[:] = ["%s(%s) returned %s" % (function, _call_text(args, kwargs), short_repr(reply.value))]
+                last_call[:] = [(function, args, kwargs, reply.value)]  # described only if the check fails
                 return reply.value
 
             proxy.__name__ = function
@@ -274,11 +274,11 @@ class SampleRun:
             verdict.stdout, verdict.stderr = _joined(outputs)
             return verdict
         except AssertionError as exc:
-            status, message, difference = Status.FAIL, _assertion_text(exc, filename), (last_call[0] if last_call else None)
+            status, message, difference = Status.FAIL, _assertion_text(exc, filename), _last_call_text(last_call)
         except Exception as exc:  # the check choked on what the candidate returned
             status = Status.FAIL
             message = "the test raised %s: %s" % (type(exc).__name__, exc)
-            difference = last_call[0] if last_call else None
+            difference = _last_call_text(last_call)
         verdict = TestVerdict(test.name, status, kind="script", message=message, first_difference=difference, measurement=totals)
         verdict.stdout, verdict.stderr = _joined(outputs)
         return verdict
@@ -314,7 +314,7 @@ def run_checker(problem: Problem, args: tuple, expected: Any, output: Any) -> tu
         ok = bool(checker(args, expected, output))
     except Exception as exc:
         return False, "the checker rejected the output (%s: %s)" % (type(exc).__name__, exc)
-    return ok, "the checker rejected the output %s" % short_repr(output)
+    return ok, "" if ok else "the checker rejected the output %s" % short_repr(output)
 
 
 def _truth(value: Any) -> bool | None:
@@ -322,6 +322,13 @@ def _truth(value: Any) -> bool | None:
         return bool(value)
     except Exception:
         return None
+
+
+def _last_call_text(last_call: list) -> str | None:
+    if not last_call:
+        return None
+    function, args, kwargs, value = last_call[0]
+    return "%s(%s) returned %s" % (function, _call_text(args, kwargs), short_repr(value))
 
 
 def _call_text(args: tuple, kwargs: dict) -> str:
