@@ -135,6 +135,20 @@ def markdown(runs: list[dict], info: dict, command: str, n_problems: int) -> str
         out.append("")
         out.append(report.table(["evaluator", "meter", "eff@1 change", "problems whose score changed", "largest change of a score", "mean wall s"], summary))
         out.append("")
+    enam_runs = [r for r in runs if r["evaluator"] == "enam"]
+    if enam_runs:
+        base = enam_runs[0]["scores"]
+        agreement = []
+        for r in runs:
+            if r["evaluator"] == "enam" or r["round"] != 1:
+                continue
+            diffs = [abs(r["scores"].get(t, 0.0) - base[t]) for t in base]
+            agreement.append([r["meter"], "%.4f" % (sum(diffs) / len(diffs)), sum(d > 0.2 for d in diffs), "%.4f" % (r["eff"] - enam_runs[0]["eff"])])
+        if agreement:
+            out.append("Per problem, against enam's round-1 scores (ENAMEL's own numbers are the yardstick, noise and all):")
+            out.append("")
+            out.append(report.table(["assay meter", "mean abs. score difference", "problems differing by > 0.2", "eff@1 difference"], agreement))
+            out.append("")
     for r in runs:
         if r.get("unmeasured"):
             out.append("- assay / %s, round %d: no efficiency for %s" % (r["meter"], r["round"], "; ".join("%s (%s)" % (t, (n or "")[:80]) for t, n in r["unmeasured"][:5])))
