@@ -180,7 +180,10 @@ def describe_exception(exc: BaseException) -> dict:
         message = str(exc)
     except BaseException:
         message = "<unprintable message>"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == CANDIDATE_FILE]
+    # Lines are looked up for the candidate's frames only (its source is in
+    # linecache already): the harness's own files are never read from disk.
+    walked = traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False)
+    frames = [f for f in walked if f.filename == CANDIDATE_FILE]
     lines = traceback.format_list(frames[-8:])
     try:
         head = traceback.format_exception_only(type(exc), exc)[-1].rstrip()
