@@ -231,7 +231,10 @@ class RewardScorer:
     def executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._executor is None or self._executor_pid != os.getpid():
-                self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="assay-reward")
+                # Twice as many threads as sandbox slots: while one thread does a
+                # reward's own work (extraction, scoring), another already holds
+                # the worker it freed; the gate keeps the sandbox at its size.
+                self._executor = ThreadPoolExecutor(max_workers=2 * self.concurrency, thread_name_prefix="assay-reward")
                 self._executor_pid = os.getpid()
             return self._executor
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import linecache
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from assay.problems.model import CallTest, Problem, ScriptTest, StdioTest, Test
 from assay.sandbox.compare import approx_equal, first_difference, short_repr, stdout_difference, values_equal
@@ -82,8 +82,11 @@ def verdict_from_reply(name: str, kind: str, reply: Reply, status: Status | None
 class SampleRun:
     """The tests of one problem against one program, on one worker."""
 
-    def __init__(self, worker: Worker, problem: Problem, program: str, limits: Limits, policy: RunPolicy) -> None:
+    def __init__(self, worker: Worker, problem: Problem, program: str, limits: Limits, policy: RunPolicy, release: Callable[[], None] | None = None) -> None:
         self.worker = worker
+        # Called once the worker is no longer needed (before the judging that
+        # happens here only), so the next sample can start on it meanwhile.
+        self.release = release or (lambda: None)
         self.problem = problem
         self.program = program
         self.limits = limits
@@ -166,8 +169,8 @@ class SampleRun:
     # ---------------------------------------------------------------- call tests
 
     def _run_batched(self, tests: list[CallTest]) -> SampleResult:
-        """All call tests in one exchange per candidate process."""
-        verdicts: list[TestVerdict] = []
+        """All call tests in one exchange per candidate process; judged once the worker is free."""
+        verdicts: list[TestVerdict | tuple[CallTest, Reply]] = []
         load: TestVerdict | None = None
         remaining = tests
         while remaining:
@@ -186,16 +189,18 @@ class SampleRun:
                 break
             for test, reply in zip(remaining, replies):
                 self.cpu_spent_ns += reply.measurement.cpu_ns
-                verdicts.append(self._call_verdict(test, reply))
+                verdicts.append((test, reply))  # compared below, after the worker is released
             remaining = remaining[len(replies) :]
             if remaining and not replies:
                 raise InfraError("the sandbox answered a batch with no replies")
-            fatal = sum(v.status.value in FATAL for v in verdicts)
+            fatal = sum(_status_of(v).value in FATAL for v in verdicts)
             if remaining and (not self.policy.continue_after_fatal or fatal >= self.policy.max_fatal):
-                stop = verdicts[-1].status
+                stop = _status_of(verdicts[-1])
                 verdicts += [TestVerdict(t.name, Status.SKIPPED, kind="call", message="not run: an earlier test ended the candidate (%s)" % stop.value) for t in remaining]
                 break
-        return SampleResult(task_id=self.problem.task_id, tests=verdicts, load=load)
+        self.release()
+        judged = [self._call_verdict(*v) if isinstance(v, tuple) else v for v in verdicts]
+        return SampleResult(task_id=self.problem.task_id, tests=judged, load=load)
 
     def _run_call(self, test: CallTest) -> TestVerdict:
         function = test.function or self.problem.entry_point
@@ -299,6 +304,14 @@ class SampleRun:
         verdict = verdict_from_reply(test.name, "stdio", reply, Status.PASS if difference is None else Status.FAIL)
         verdict.first_difference = difference
         return verdict
+
+
+def _status_of(entry: TestVerdict | tuple[CallTest, Reply]) -> Status:
+    """A verdict's status, or a reply's as far as it is known before comparing (ok counts as a pass)."""
+    if isinstance(entry, tuple):
+        reply = entry[1]
+        return Status.PASS if reply.status == "ok" else reply_status(reply)
+    return entry.status
 
 
 def run_checker(problem: Problem, args: tuple, expected: Any, output: Any) -> tuple[bool, str]:

@@ -133,17 +133,25 @@ class Sandbox:
 
     def _run(self, problem: Problem, program: str, limits: Limits, policy: RunPolicy | None) -> SampleResult:
         worker = self._free.get()
-        try:
-            return self._run_on(worker, problem, program, limits, policy or self.policy)
-        finally:
-            self._free.put(worker)
+        released = False
 
-    def _run_on(self, worker: Worker, problem: Problem, program: str, limits: Limits, policy: RunPolicy) -> SampleResult:
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._free.put(worker)
+
+        try:
+            return self._run_on(worker, problem, program, limits, policy or self.policy, release)
+        finally:
+            release()
+
+    def _run_on(self, worker: Worker, problem: Problem, program: str, limits: Limits, policy: RunPolicy, release: Callable[[], None] | None = None) -> SampleResult:
         failure: InfraError | None = None
         for _ in range(ATTEMPTS):
             try:
                 worker.ensure_started()
-                return SampleRun(worker, problem, program, limits, policy).run()
+                return SampleRun(worker, problem, program, limits, policy, release).run()
             except InfraError as exc:
                 failure = exc
                 worker.stop()
@@ -159,7 +167,9 @@ class Sandbox:
         """Judge many (problem, program) pairs; yields (position, result) as they finish."""
         results: queue.SimpleQueue = queue.SimpleQueue()
         pending = 0
-        with ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="assay-sandbox") as pool:
+        # twice as many threads as workers: a worker released before its
+        # sample is judged starts the next one while the judging goes on
+        with ThreadPoolExecutor(max_workers=2 * self.size, thread_name_prefix="assay-sandbox") as pool:
             for position, (problem, program) in enumerate(items):
                 future = pool.submit(self.run, problem, program)
                 future.add_done_callback(lambda f, p=position: results.put((p, f)))
