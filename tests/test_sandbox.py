@@ -289,3 +289,20 @@ def test_huge_values_in_messages_and_checkers(sandbox):
     script = Problem("t/big-script", "", "f", tests=(ScriptTest("check", "def check(candidate):\n    assert candidate(20000) == 7 ** 20000 + 1\n"),))
     verdict = sandbox.run(script, "def f(n):\n    return 7 ** n\n").tests[0]
     assert verdict.status is Status.FAIL and "digits" in verdict.first_difference
+
+
+def test_worker_is_free_again_while_a_batched_sample_is_judged(monkeypatch):
+    from assay.sandbox import judge
+    from assay.sandbox.pool import Sandbox
+
+    free_while_judging = []
+    original = judge.SampleRun._call_verdict
+
+    def spy(self, test, reply):
+        free_while_judging.append(box._free.qsize())
+        return original(self, test, reply)
+
+    monkeypatch.setattr(judge.SampleRun, "_call_verdict", spy)
+    with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as box:
+        assert box.run(ADD, GOOD).passed
+        assert free_while_judging == [1, 1]  # both tests compared after the only worker went back
