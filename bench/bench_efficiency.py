@@ -351,6 +351,8 @@ def markdown(sections: dict, info: dict, command: str) -> str:
             headers += ["%s slow / fast" % m, "right"]
         out.append(report.table(headers, rows))
         out.append("")
+    if sections.get("see_also"):
+        out += [sections["see_also"], ""]
     if sections.get("missing"):
         out += ["### Not measured in this run", ""] + ["- " + m for m in sections["missing"]] + [""]
     return "\n".join(out)
@@ -359,7 +361,7 @@ def markdown(sections: dict, info: dict, command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", default="sets,cv,pairs")
-    parser.add_argument("--ins-budget", type=float, default=900.0, help="seconds for the instruction meter over humaneval-canonical")
+    parser.add_argument("--ins-budget", type=float, default=900.0, help="seconds for the instruction meter over humaneval-canonical (0: skip; bench_enam.py runs it over the whole set)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems (quick runs)")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--cv-task", default="HumanEval/0")
@@ -393,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_set(sandbox, cpu, name, problems)
                 print(name, "cpu", fmt_metric(r["pass"]), fmt_metric(r["eff"]), "%.0fs" % r["seconds"], flush=True)
                 results.append(r)
-            if "instructions" in meters:
+            if "instructions" in meters and args.ins_budget > 0:
                 ins = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="instructions"))
                 r = run_set(sandbox, ins, SETS[0], problems, budget=args.ins_budget)
                 print(SETS[0], "instructions", r["n"], fmt_metric(r["pass"]), fmt_metric(r["eff"]), "%.0fs" % r["seconds"], flush=True)
@@ -415,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, action in (("cv", part_cv), ("pairs", part_pairs), ("sets", part_sets)):
             if name in parts:
                 guarded(name, action)
-    sections["missing"].append("ENAMEL's own evaluator (enam) side by side with assay (wall time, eff@1 over two runs): not run yet")
+    sections["see_also"] = ("ENAMEL's own evaluator side by side with assay (wall time, eff@1 of two runs of each, the instruction meter over the whole set twice): "
+                            "section *enam* (`python bench/bench_enam.py`); the instruction meter's cost against input size: section *meter-cost*.")
     text = markdown(sections, info, command)
     print(text)
     if not args.no_doc:
