@@ -234,3 +234,13 @@ def test_cpu_meter_counts_work_moved_out_of_the_call_window(cpu, problem):
     top_forged, top_honest = forged.levels[-1], honest.levels[-1]
     assert top_forged.value is None or top_forged.value > 1.5 * top_honest.value  # its real cost, not ~0
     assert forged.score < honest.score
+
+
+def test_overflow_on_a_large_level_censors_like_enamel(cpu):
+    # HumanEval/77's canonical solution turns its input into a float, which overflows
+    # on the large levels; ENAMEL counts that as a level not completed, not a wrong answer.
+    problem = {p.task_id: p for p in load_benchmark("enamel")}["HumanEval/77"]
+    canonical = "def iscube(a):\n    a = abs(a)\n    return int(round(a ** (1. / 3))) ** 3 == a\n"
+    result = cpu.measure(problem, canonical)
+    assert result.passed and result.censored_at is not None and result.failed_at is None
+    assert result.levels[result.censored_at].status == "censored"

@@ -212,6 +212,12 @@ class _TestRun:
     after_ns: int = 0  # after it: encoding the result
 
 
+# As in ENAMEL's evaluator, running out of room on a large input is a limit
+# reached, not a wrong answer: the level and those above score 0, the sample
+# still passes (MemoryError arrives as the memory status).
+CENSORING_EXCEPTIONS = frozenset({"MemoryError", "OverflowError"})
+
+
 # The candidate's harness marks the call's window, and candidate code could
 # forge the marks (say, "returned" at once, then the real work). So the CPU
 # before and after the window may exceed the reference's for the same input
@@ -265,7 +271,7 @@ def _stress_run(sandbox: Sandbox, problem: Problem, program: str, tests: Sequenc
                 else:
                     ok = values_equal(reply.value, test.expected)
                 out.append(_TestRun(LevelStatus.OK if ok else LevelStatus.WRONG, reply.measurement.cpu_ns, reply.measurement.cpu_before_ns, reply.measurement.cpu_after_ns))
-            elif status in (Status.TIMEOUT, Status.MEMORY):
+            elif status in (Status.TIMEOUT, Status.MEMORY) or reply.exception_type in CENSORING_EXCEPTIONS:
                 out.append(_TestRun(LevelStatus.CENSORED, reply.measurement.cpu_ns))
             else:
                 out.append(_TestRun(LevelStatus.WRONG, reply.measurement.cpu_ns))
