@@ -273,3 +273,27 @@ def test_harness_file_is_standalone():
     text = HARNESS_PATH.read_text()
     assert "import assay" not in text and "from assay" not in text
     assert os.access(HARNESS_PATH, os.R_OK)
+
+
+RANDOMIZED = """
+import random
+
+def probably_prime(n):
+    if n < 4:
+        return n in (2, 3)
+    for _ in range(20):
+        a = random.randrange(2, n - 1)
+        if pow(a, n - 1, n) != 1:
+            return False
+    return True
+
+def count(limit):
+    return sum(probably_prime(k) for k in range(2, limit))
+"""
+
+
+@needs_valgrind
+def test_randomized_code_counts_the_same_every_time():
+    # random reseeds from os.urandom after every fork; the harness fixes its state per call
+    counts = {count_instructions(RANDOMIZED, "count", "(400,)", backend="valgrind").value for _ in range(2)}
+    assert len(counts) == 1, counts
