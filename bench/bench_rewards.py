@@ -455,11 +455,10 @@ def write_docs(report, command, items, rows, levels, efficiency, meter, vg, agre
     cold, warm = efficiency
     lines += [
         "",
-        "**Efficiency reward** (meter: `cpu-time`, the sandbox-measured CPU time of the candidate process summed over "
-        "the tests, against the reference's median of 3 runs in the same sandbox; not deterministic): "
+        "**Efficiency reward** (meter: `cpu-time`, the CPU time of the candidate's calls, each timed in its window in a "
+        "lock-step run of its own after the program passed, against the reference's median of 3 such runs; not deterministic): "
         f"{cold.rate:.1f} rewards/s cold (each problem's reference measured on first use, "
-        f"{meter.cached_references()} references), {warm.rate:.1f} rewards/s warm — the same cost as `correctness` once "
-        "references are cached, since the candidate's cost comes from the run that judged it.",
+        f"{meter.cached_references()} references), {warm.rate:.1f} rewards/s warm.",
     ]
     if vg:
         lines.append(

@@ -18,10 +18,9 @@ Two meters are registered:
     efficiency reward is not scored (``None`` with the reason).
 
 ``cpu-time``
-    the CPU time of the candidate process, read by the sandbox supervisor
-    from the kernel for every test (``TestVerdict.measurement.cpu_ns``),
-    summed over the problem's tests. The candidate's cost comes free with the
-    run that judged it (one run); the reference's is the median of
+    the CPU time of the candidate's calls, read by the sandbox's monitor from
+    the kernel, each in its call window, summed over the problem's call
+    tests (:func:`call_cpu_ns`, a lock-step run of its own); the reference's is the median of
     ``reference_repeats`` runs in the *same* sandbox, measured the first time
     a correct candidate of that problem needs it and cached for the life of
     the meter. Not deterministic: load on the machine moves it by a few to
@@ -76,6 +75,36 @@ def total_cpu_ns(result: SampleResult) -> int:
     return sum(t.measurement.cpu_ns for t in result.tests)
 
 
+def call_cpu_ns(sandbox: Sandbox, problem: Problem, program: str, result: SampleResult | None = None) -> int:
+    """CPU time of a program's calls alone, summed over the problem's call tests.
+
+    A lock-step run of its own, each call timed in its window (see
+    ``Session.run_batch(stream=False)``): the streamed run that judged the
+    program reads a running process's clock, which can lag by a scheduler
+    tick, far more than a HumanEval call costs. Problems whose tests are not
+    all calls fall back to the judging run's times (``result``).
+    """
+    from assay.efficiency import leased_worker
+    from assay.sandbox.worker import InfraError, Session
+
+    tests = [t for t in problem.tests if isinstance(t, CallTest)]
+    if not tests or len(tests) != len(problem.tests):
+        if result is None:
+            result = sandbox.run(problem, program)
+        return total_cpu_ns(result)
+    with leased_worker(sandbox) as worker:
+        session = Session(worker, program, sandbox.limits)
+        calls = [session.call_message(t.function or problem.entry_point, t.args, t.kwargs) for t in tests]
+        try:
+            load, replies = session.run_batch(calls, stream=False)
+        except InfraError as exc:
+            worker.stop()
+            raise MeterInfraError(f"the sandbox failed while measuring: {exc}") from exc
+    if load.status != "ok" or len(replies) != len(tests) or any(r.status != "ok" for r in replies):
+        raise MeterInfraError("a program that passed its tests did not complete them again while being timed")
+    return sum(r.measurement.cpu_ns for r in replies)
+
+
 class SandboxCpuTimeMeter:
     """CPU time of the sandboxed process, summed over tests (meter ``cpu-time``)."""
 
@@ -89,7 +118,7 @@ class SandboxCpuTimeMeter:
         self._guard = threading.Lock()
 
     def candidate_cost(self, sandbox: Sandbox, problem: Problem, program: str, result: SampleResult) -> Cost:
-        return Cost(float(total_cpu_ns(result)), NS, self.name, 0.0, 1)
+        return Cost(float(call_cpu_ns(sandbox, problem, program, result)), NS, self.name, 0.0, 1)
 
     def reference_cost(self, sandbox: Sandbox, problem: Problem, repeats: int) -> Cost:
         if not problem.reference:
@@ -114,7 +143,7 @@ class SandboxCpuTimeMeter:
                 raise MeterInfraError("the sandbox failed while measuring the reference: %s" % (result.infra_message or result.status.value))
             if not result.passed:
                 return ReferenceUnavailable(f"the reference of {problem.task_id} fails its own tests ({result.status.value}); no cost to compare against")
-            totals.append(total_cpu_ns(result))
+            totals.append(call_cpu_ns(sandbox, problem, problem.reference or "", result))
         spread = (max(totals) - min(totals)) / 2.0 if len(totals) > 1 else 0.0
         return Cost(float(statistics.median(totals)), NS, self.name, spread, len(totals))
 
