@@ -253,12 +253,15 @@ _OK_LINES = {role: _report(role, True, None, "") for role in ("a", "b")}
 
 
 def _fixed_random_state():
+    # imported here if the program has not (it may import it inside the call,
+    # which would then seed it from urandom)
     module = sys.modules.get("random")
-    if module is not None:
-        try:
-            module.seed(RANDOM_SEED)
-        except Exception:  # noqa: BLE001 - the candidate may have replaced it; its count, its loss
-            pass
+    if module is None:
+        import random as module
+    try:
+        module.seed(RANDOM_SEED)
+    except Exception:  # noqa: BLE001 - the candidate may have replaced it; its count, its loss
+        pass
 
 
 def _pair_child(fn, args, wfd, role, verify):
