@@ -105,6 +105,37 @@ def call_cpu_ns(sandbox: Sandbox, problem: Problem, program: str, result: Sample
     return sum(r.measurement.cpu_ns for r in replies)
 
 
+class ReferenceCosts:
+    """Reference costs per problem (task id and reference text), measured once however many threads ask."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], Cost | ReferenceUnavailable] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, problem: Problem, measure: Callable[[], "Cost | ReferenceUnavailable"]) -> Cost:
+        """The cached cost, or ``measure()``'s (a ReferenceUnavailable, returned or raised, is cached and raised)."""
+        if not problem.reference:
+            raise ReferenceUnavailable(f"{problem.task_id} has no reference solution to measure the cost against")
+        key = (problem.task_id, sha256(problem.reference.encode("utf-8", "surrogatepass")).hexdigest())
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            cached = self._cache.get(key)
+            if cached is None:
+                try:
+                    cached = measure()
+                except ReferenceUnavailable as exc:
+                    cached = exc
+                self._cache[key] = cached
+        if isinstance(cached, ReferenceUnavailable):
+            raise cached
+        return cached
+
+    def __len__(self) -> int:
+        return sum(isinstance(v, Cost) for v in self._cache.values())
+
+
 class SandboxCpuTimeMeter:
     """CPU time of the sandboxed process, summed over tests (meter ``cpu-time``)."""
 
@@ -113,27 +144,13 @@ class SandboxCpuTimeMeter:
     deterministic = False
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str], Cost | ReferenceUnavailable] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._references = ReferenceCosts()
 
     def candidate_cost(self, sandbox: Sandbox, problem: Problem, program: str, result: SampleResult) -> Cost:
         return Cost(float(call_cpu_ns(sandbox, problem, program, result)), NS, self.name, 0.0, 1)
 
     def reference_cost(self, sandbox: Sandbox, problem: Problem, repeats: int) -> Cost:
-        if not problem.reference:
-            raise ReferenceUnavailable(f"{problem.task_id} has no reference solution to measure the cost against")
-        key = (problem.task_id, sha256(problem.reference.encode("utf-8", "surrogatepass")).hexdigest())
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # one measurement per problem, however many threads ask at once
-            cached = self._cache.get(key)
-            if cached is None:
-                cached = self._measure(sandbox, problem, repeats)
-                self._cache[key] = cached
-        if isinstance(cached, ReferenceUnavailable):
-            raise cached
-        return cached
+        return self._references.get(problem, lambda: self._measure(sandbox, problem, repeats))
 
     def _measure(self, sandbox: Sandbox, problem: Problem, repeats: int) -> Cost | ReferenceUnavailable:
         totals: list[int] = []
@@ -148,7 +165,7 @@ class SandboxCpuTimeMeter:
         return Cost(float(statistics.median(totals)), NS, self.name, spread, len(totals))
 
     def cached_references(self) -> int:
-        return sum(isinstance(v, Cost) for v in self._cache.values())
+        return len(self._references)
 
 
 INSTRUCTIONS = "instructions"
@@ -164,9 +181,7 @@ class SandboxInstructionMeter:
     def __init__(self, per_call_timeout: float = 120.0) -> None:
         self.per_call_timeout = per_call_timeout
         self.python = os.path.realpath(sys.executable)
-        self._cache: dict[tuple[str, str], Cost | ReferenceUnavailable] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._references = ReferenceCosts()
 
     def _count(self, sandbox: Sandbox, problem: Problem, program: str) -> list[tuple[str, float | None]]:
         from assay.efficiency import instruction_counts
@@ -197,28 +212,15 @@ class SandboxInstructionMeter:
         return Cost(total, self.unit, self.name, 0.0, 1)
 
     def reference_cost(self, sandbox: Sandbox, problem: Problem, repeats: int) -> Cost:
-        if not problem.reference:
-            raise ReferenceUnavailable(f"{problem.task_id} has no reference solution to measure the cost against")
-        key = (problem.task_id, sha256(problem.reference.encode("utf-8", "surrogatepass")).hexdigest())
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            cached = self._cache.get(key)
-            if cached is None:
-                try:
-                    counts = self._count(sandbox, problem, problem.reference)
-                except ReferenceUnavailable as exc:
-                    counts, cached = [], exc
-                if cached is None:
-                    if any(status != "ok" for status, _ in counts):
-                        cached = ReferenceUnavailable(f"the reference of {problem.task_id} could not be counted ({', '.join(sorted({s for s, _ in counts if s != 'ok'}))})")
-                    else:
-                        # deterministic: one count is the count (repeats would give the same number)
-                        cached = Cost(float(sum(v for _, v in counts if v is not None)), self.unit, self.name, 0.0, 1)
-                self._cache[key] = cached
-        if isinstance(cached, ReferenceUnavailable):
-            raise cached
-        return cached
+        # deterministic: one count is the count (repeats would give the same number)
+        return self._references.get(problem, lambda: self._count_reference(sandbox, problem))
+
+    def _count_reference(self, sandbox: Sandbox, problem: Problem) -> Cost | ReferenceUnavailable:
+        counts = self._count(sandbox, problem, problem.reference or "")
+        failed = sorted({status for status, _ in counts if status != "ok"})
+        if failed:
+            return ReferenceUnavailable(f"the reference of {problem.task_id} could not be counted ({', '.join(failed)})")
+        return Cost(float(sum(v for _, v in counts if v is not None)), self.unit, self.name, 0.0, 1)
 
 
 MeterFactory = Callable[[], Meter]
