@@ -106,11 +106,7 @@ def markdown(runs: list[dict], info: dict, command: str, n_problems: int) -> str
     out = [
         "## ENAMEL's evaluator (enam) and assay side by side",
         "",
-        "Command: `%s`  " % command,
-        "Date: %s  " % info["date"],
-        "Revision: %s  " % info["git"],
-        "Machine: %s  " % info["machine"],
-        "Load average at the start: %s" % info["load"],
+        *report.run_header(command, info),
         "",
         "%d ENAMEL problems, one sample each: ENAMEL's `%s.json`, on assay's packaged `enamel.csv`, with ENAMEL's settings (8/4/4/4 inputs per level, "
         "weights 0/3/3/4, seed 998244353, 6 timing repeats, timeout factor 2, 10 ms tolerance). Each round runs every evaluator from scratch "

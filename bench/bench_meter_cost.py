@@ -88,11 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     out = [
         "## What one instruction-meter measurement costs",
         "",
-        "Command: `%s`  " % command,
-        "Date: %s  " % info["date"],
-        "Revision: %s  " % info["git"],
-        "Machine: %s  " % info["machine"],
-        "Load average at the start: %s" % info["load"],
+        *report.run_header(command, info),
         "",
         "One sample, one input, one sandbox worker: *native CPU* is the call's CPU time on the sandbox's CPU meter (lock-step batch, median of 3); "
         "*measure s* is the wall time of one instruction-meter measurement of that call alone (valgrind cachegrind without cache simulation, "

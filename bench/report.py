@@ -134,6 +134,17 @@ def machine() -> str:
     return "%s, %d cores%s, Linux %s, Python %s" % (model, os.cpu_count() or 1, memory, platform.release(), platform.python_version())
 
 
+def run_header(command: str, info: dict) -> list[str]:
+    """The lines every section starts with: command, date, revision, machine, load (``info`` from the bench's start)."""
+    return [
+        "Command: `%s`  " % command,
+        "Date: %s  " % info["date"],
+        "Revision: %s  " % info["git"],
+        "Machine: %s  " % info["machine"],
+        "Load average at the start: %s" % info["load"],
+    ]
+
+
 def table(headers: list[str], rows: list[list[object]], align: str | None = None) -> str:
     """A Markdown table; ``align`` is one of l/r per column (default: first left, rest right)."""
     align = align or "l" + "r" * (len(headers) - 1)
