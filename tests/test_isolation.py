@@ -56,3 +56,54 @@ def test_unsandboxed_fallback_touches_nothing_outside_its_own_directory(monkeypa
         for _ in range(3):
             assert box.run(ADD, dirty).passed
     assert sentinel.read_text() == "host file"
+
+
+PYTHON_UNDER_TMP_SCRIPT = r"""
+import json, sys
+from assay.problems import CallTest, Problem
+from assay.sandbox.pool import Sandbox
+
+bind_dir = sys.argv[1]
+probe = Problem("t/probe", "", "probe", tests=(CallTest("t", (), []),))
+writer = "def probe():\n    for path in (%r, '/tmp/leak'):\n        open(path, 'w').write('x')\n    return []\n" % (bind_dir + "/leak",)
+reader = "import os\ndef probe():\n    return [p for p in (%r, '/tmp/leak') if os.path.exists(p)]\n" % (bind_dir + "/leak",)
+mover = "import os\ndef probe():\n    os.rename(%r, '/tmp/moved')\n    os.mkdir(%r)\n    return []\n" % (bind_dir, bind_dir)
+box = Sandbox(workers=1, calibrate=False)
+try:
+    runs = {"add": box.run(Problem("t/add", "", "add", tests=(CallTest("t", (1, 2), 3),)), "def add(a, b):\n    return a + b\n").passed}
+    runs["writer"] = box.run(probe, writer).passed
+    runs["reader after writer"] = box.run(probe, reader).passed
+    runs["mover"] = box.run(probe, mover).passed
+    runs["reader after mover"] = box.run(probe, reader).passed
+    runs["add after mover"] = box.run(Problem("t/add", "", "add", tests=(CallTest("t", (1, 2), 3),)), "def add(a, b):\n    return a + b\n").passed
+finally:
+    box.close()
+print(json.dumps(runs))
+"""
+
+
+def test_python_living_under_tmp_is_visible_and_its_binds_survive_candidates(tmp_path_factory):
+    """A checkout or venv under /tmp is bound over the sandbox's private /tmp,
+    not hidden by it; candidates can neither leave files beside those binds
+    for the next sample nor break later samples by moving them."""
+    if isolation.find_bwrap() is None:
+        pytest.skip("bubblewrap is not installed here")
+    import site
+    import tempfile
+    from pathlib import Path
+
+    import assay
+
+    root = Path(tempfile.mkdtemp(prefix="assay-venv-", dir="/tmp"))
+    try:
+        venv = root / "venv"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+        purelib = next(venv.glob("lib/python*/site-packages"))
+        paths = [str(Path(assay.__file__).parent.parent), *site.getsitepackages()]
+        (purelib / "assay-under-test.pth").write_text("\n".join(paths) + "\n")
+        proc = subprocess.run([str(venv / "bin" / "python"), "-c", PYTHON_UNDER_TMP_SCRIPT, str(root)], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs = __import__("json").loads(proc.stdout.strip().splitlines()[-1])
+        assert runs == {name: True for name in runs} and len(runs) == 6, runs
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=False)

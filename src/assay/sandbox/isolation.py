@@ -100,6 +100,10 @@ def python_executable() -> str:
 
 def bwrap_command(bwrap: str) -> list[str]:
     cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    # The private /tmp comes first, so that a Python or checkout living under
+    # /tmp is bound over it rather than hidden by it; the zygote keeps the
+    # directories that hold those binds when it wipes /tmp between samples.
+    cmd += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
     for top in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin"):
         if os.path.islink(top):
             cmd += ["--symlink", os.readlink(top), top]
@@ -115,7 +119,7 @@ def bwrap_command(bwrap: str) -> list[str]:
     for mask in data_masks(bound):
         cmd += ["--tmpfs", mask]
     cmd += ["--ro-bind", str(HARNESS_DIR), HARNESS_MOUNT]
-    cmd += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     cmd += ["--remount-ro", "/"]  # only /tmp (wiped between samples) is writable
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]

@@ -784,6 +784,31 @@ class Monitor:
 # ---------------------------------------------------------------- zygote
 
 
+def tmp_skeleton() -> tuple[dict[str, frozenset], tuple[str, ...]]:
+    """What /tmp holds before any candidate ran: the directories bubblewrap made
+    for read-only binds of a Python or checkout living under /tmp (each with
+    its entries), and those bind mounts. Empty unless such binds exist."""
+    directories: dict[str, frozenset] = {}
+    mounts: list[str] = []
+    if SANDBOXED:
+        pending = ["/tmp"]
+        while pending:
+            directory = pending.pop()
+            entries = frozenset(os.listdir(directory)) - {"assay-work"}
+            directories[directory] = entries
+            for entry in entries:
+                path = os.path.join(directory, entry)
+                if os.path.ismount(path):
+                    mounts.append(path)
+                elif os.path.isdir(path) and not os.path.islink(path):
+                    pending.append(path)
+    return directories, tuple(mounts)
+
+
+TMP_SKELETON: dict[str, frozenset] = {}
+TMP_MOUNTS: tuple[str, ...] = ()
+
+
 def dirty() -> bool:
     """Did the last candidate leave anything where the next one could see it?"""
     try:
@@ -791,7 +816,10 @@ def dirty() -> bool:
             return True
         if not SANDBOXED:
             return False
-        if os.listdir("/tmp") not in ([], ["assay-work"]):
+        for directory, entries in (TMP_SKELETON or {"/tmp": frozenset()}).items():
+            if set(os.listdir(directory)) - {"assay-work"} != entries:
+                return True
+        if not all(os.path.ismount(mount) for mount in TMP_MOUNTS):
             return True
         return os.path.isdir("/dev/shm") and bool(os.listdir("/dev/shm"))
     except OSError:
@@ -807,13 +835,25 @@ def clean_workdir() -> None:
         except OSError:
             pass
 
-    for scratch in SCRATCH:
+    kept = TMP_SKELETON if SANDBOXED else {}
+    if kept and not (all(os.path.isdir(d) for d in kept) and all(os.path.ismount(m) for m in TMP_MOUNTS)):
+        # a bind's directory was moved: this sandbox cannot be made clean again
+        raise RuntimeError("a candidate moved the read-only binds under /tmp")
+    for directory in kept:
+        if directory != "/tmp":
+            try:
+                os.chmod(directory, 0o755)  # a candidate may have closed it
+            except OSError:
+                pass
+    for scratch in SCRATCH + tuple(d for d in kept if d not in SCRATCH):
         try:
             entries = os.listdir(scratch)
         except OSError:
             continue
         for entry in entries:
             path = os.path.join(scratch, entry)
+            if entry in kept.get(scratch, ()) or os.path.ismount(path):
+                continue
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, onerror=force)
             else:
@@ -862,6 +902,8 @@ def main() -> None:
     drop_bounding_set()
     # Sweeping is only safe inside a pid namespace of our own.
     in_sandbox = SANDBOXED
+    global TMP_SKELETON, TMP_MOUNTS
+    TMP_SKELETON, TMP_MOUNTS = tmp_skeleton()
     # Objects that exist now are never traversed by the collector in a child,
     # so forking does not copy every page of the heap.
     global CANDIDATE_STREAMS
