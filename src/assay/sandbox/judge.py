@@ -8,6 +8,7 @@ candidate replaced by a proxy that forwards each call into the sandbox.
 
 from __future__ import annotations
 
+import json
 import linecache
 import traceback
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, Callable
 from assay.problems.model import CallTest, Problem, ScriptTest, StdioTest, Test
 from assay.sandbox.compare import approx_equal, first_difference, short_repr, stdout_difference, values_equal
 from assay.sandbox.limits import Limits
+from assay.sandbox.script_replay import CallKey, ReplayMissed, ScriptCalls, call_key, script_builtins
 from assay.sandbox.verdict import Measurement, SampleResult, Status, TestVerdict
 from assay.sandbox.worker import InfraError, Reply, Session, Worker
 
@@ -82,7 +84,16 @@ def verdict_from_reply(name: str, kind: str, reply: Reply, status: Status | None
 class SampleRun:
     """The tests of one problem against one program, on one worker."""
 
-    def __init__(self, worker: Worker, problem: Problem, program: str, limits: Limits, policy: RunPolicy, release: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        worker: Worker,
+        problem: Problem,
+        program: str,
+        limits: Limits,
+        policy: RunPolicy,
+        release: Callable[[], None] | None = None,
+        script_calls: ScriptCalls | None = None,
+    ) -> None:
         self.worker = worker
         # Called once the worker is no longer needed (before the judging that
         # happens here only), so the next sample can start on it meanwhile.
@@ -92,8 +103,9 @@ class SampleRun:
         self.limits = limits
         self.policy = policy
         self.session: Session | None = None
-        self.load_failure: TestVerdict | None = None
         self.cpu_spent_ns = 0
+        # calls of script tests recorded in earlier runs (shared by a Sandbox's samples)
+        self.script_calls = script_calls
 
     # ---------------------------------------------------------------- sessions
 
@@ -130,6 +142,11 @@ class SampleRun:
                     continue
                 if isinstance(test, StdioTest):
                     verdict = self._run_stdio(test)
+                elif isinstance(test, ScriptTest) and self.session is None and (replayed := self._replay_script(test)) is not None:
+                    verdict, failure = replayed
+                    if failure is not None:
+                        load = failure
+                        stop_status = failure.status
                 else:
                     if self.session is None or not self.session.alive:
                         failure = self._open()
@@ -239,6 +256,75 @@ class SampleRun:
     # ---------------------------------------------------------------- script tests
 
     def _run_script(self, test: ScriptTest) -> TestVerdict:
+        """The script live: each of its calls a round trip to the open candidate."""
+        made: list[CallKey] = []
+
+        def send(function: str, args: tuple, kwargs: dict, cpu_budget_ns: float) -> Reply:
+            if self.session is None or not self.session.alive:
+                raise CandidateStopped(Reply(status="crash", message="the candidate process is gone", alive=False))
+            made.append(call_key(function, args, kwargs))
+            return self._remote(function, args, kwargs, max(cpu_budget_ns, 0) / 1e9)
+
+        verdict = self._script_verdict(test, send)
+        if self.script_calls is not None:
+            self.script_calls.record(self._script_key(test), made)
+        return verdict
+
+    def _replay_script(self, test: ScriptTest) -> tuple[TestVerdict, TestVerdict | None] | None:
+        """The script against one streamed batch of the calls it made last time.
+
+        Returns the verdict and the load failure if any, or None when the
+        script asked for a call the batch did not make (the caller then runs
+        it live on a fresh candidate; the batch's work is not charged).
+        """
+        if self.script_calls is None:
+            return None
+        key = self._script_key(test)
+        recorded = self.script_calls.recorded(key)
+        if recorded is None:
+            return None
+        session = Session(self.worker, self.program, self.limits)
+        cpu = self.limits.cpu_seconds
+        calls = [{"op": "call", "fn": function, "args": json.loads(args), "kwargs": json.loads(kwargs), "cpu_seconds": cpu, "wall_seconds": self._wall_for(cpu)} for function, args, kwargs in recorded]
+        load_reply, replies = session.run_batch(calls)
+        if load_reply.status != "ok":
+            self.cpu_spent_ns += load_reply.measurement.cpu_ns
+            failure = verdict_from_reply("load", "load", load_reply)
+            return self._load_failed(test, failure), failure
+        position = [0]
+        spent = [load_reply.measurement.cpu_ns]
+        missed = [False]
+
+        def send(function: str, args: tuple, kwargs: dict, cpu_budget_ns: float) -> Reply:
+            index = position[0]
+            if missed[0] or index >= len(replies) or recorded[index] != call_key(function, args, kwargs):
+                missed[0] = True
+                raise ReplayMissed()
+            position[0] += 1
+            reply = replies[index]
+            spent[0] += reply.measurement.cpu_ns
+            if reply.measurement.cpu_ns > cpu_budget_ns and reply.status in ("ok", "exception", "unencodable"):
+                # live, this call would have had only what was left of the test's budget
+                return Reply(status="timeout", message="the test's CPU time (%.2f s) ran out in this call" % cpu, alive=False, stdout=reply.stdout, stderr=reply.stderr, measurement=reply.measurement)
+            return reply
+
+        try:
+            verdict = self._script_verdict(test, send)
+        except ReplayMissed:
+            missed[0] = True
+        if missed[0]:
+            self.script_calls.outcome(key, hit=False)
+            return None
+        self.script_calls.outcome(key, hit=True)
+        self.cpu_spent_ns += spent[0]
+        return verdict, None
+
+    def _script_key(self, test: ScriptTest) -> tuple[str, str, str]:
+        return ScriptCalls.key(self.problem.task_id, test.name, test.setup + "\0" + self.problem.setup + "\0" + test.source)
+
+    def _script_verdict(self, test: ScriptTest, send: Callable[[str, tuple, dict, float], Reply]) -> TestVerdict:
+        """Run the trusted script with the candidate replaced by a proxy whose
+        calls ``send`` answers (live or from a replayed batch)."""
         budget = [self.limits.cpu_seconds * 1e9]
         totals = Measurement()
         outputs: list[Reply] = []
@@ -246,9 +332,7 @@ class SampleRun:
 
         def remote(function: str):
             def proxy(*args: Any, **kwargs: Any) -> Any:
-                if self.session is None or not self.session.alive:
-                    raise CandidateStopped(Reply(status="crash", message="the candidate process is gone", alive=False))
-                reply = self._remote(function, args, kwargs, max(budget[0], 0) / 1e9)
+                reply = send(function, args, kwargs, budget[0])
                 budget[0] -= reply.measurement.cpu_ns
                 totals.cpu_ns += reply.measurement.cpu_ns
                 totals.wall_ns += reply.measurement.wall_ns
@@ -264,7 +348,7 @@ class SampleRun:
 
         filename = TEST_FILE % test.name
         linecache.cache[filename] = (len(test.source), None, test.source.splitlines(True), filename)
-        namespace: dict[str, Any] = {"__name__": "__assay_test__"}
+        namespace: dict[str, Any] = {"__name__": "__assay_test__", "__builtins__": script_builtins(self.problem.task_id, test.name)}
         try:
             if test.setup or self.problem.setup:
                 exec(compile(test.setup or self.problem.setup, "<setup>", "exec"), namespace)
@@ -278,6 +362,8 @@ class SampleRun:
             verdict.measurement = totals
             verdict.stdout, verdict.stderr = _joined(outputs)
             return verdict
+        except ReplayMissed:
+            raise
         except AssertionError as exc:
             status, message, difference = Status.FAIL, _assertion_text(exc, filename), _last_call_text(last_call)
         except Exception as exc:  # the check choked on what the candidate returned

@@ -16,6 +16,7 @@ from assay.sandbox.cgroups import CgroupLimiter
 from assay.sandbox.isolation import IsolationPlan, plan, warn_missing
 from assay.sandbox.judge import RunPolicy, SampleRun
 from assay.sandbox.limits import Limits
+from assay.sandbox.script_replay import ScriptCalls
 from assay.sandbox.verdict import SampleResult, Status, TestVerdict
 from assay.sandbox.worker import InfraError, Worker
 
@@ -81,6 +82,8 @@ class Sandbox:
         self._free: queue.Queue[Worker] = queue.Queue()
         self._calibrated: dict[tuple[str, str], Limits] = {}
         self._calibration_lock = threading.Lock()
+        # what script tests called last time: their next run is one batch
+        self._script_calls = ScriptCalls()
         self._closed = False
         first = self._workers[0]
         first.start()
@@ -151,7 +154,7 @@ class Sandbox:
         for _ in range(ATTEMPTS):
             try:
                 worker.ensure_started()
-                return SampleRun(worker, problem, program, limits, policy, release).run()
+                return SampleRun(worker, problem, program, limits, policy, release, self._script_calls).run()
             except InfraError as exc:
                 failure = exc
                 worker.stop()

@@ -1,0 +1,123 @@
+"""Script tests' calls, recorded from one run and replayed as one batch in the next.
+
+A script test (HumanEval's ``check(candidate)``) runs in the supervisor and
+sends each call of the candidate into the sandbox in turn: a round trip per
+call, about 60 per sample on the HumanEval problems that have them, which
+made those 5% of the problems cost a fifth of the judging time. A script's
+calls depend only on the script, its ``random`` (which ``script_builtins``
+seeds) and what the candidate answered, so the calls one run made are the
+calls the next run makes for as long as the candidates answer alike.
+
+The judge therefore sends the recorded calls as one streamed batch, and then
+runs the script against the replies: call ``i`` of the script is answered by
+reply ``i`` only if its function and encoded arguments are those recorded.
+The first call that differs, or one past the recording, abandons the batch
+(``ReplayMissed``) and the script runs again, live, on a fresh candidate, as
+if there had been no batch; the live run's calls become the recording. The
+verdict is decided by the same trusted script on the same replies either
+way; calls the batch made beyond what the script asked for are never looked
+at. A script whose calls change from run to run stops being replayed after a
+few misses.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import random
+import threading
+import types
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from assay.sandbox.harness import codec
+
+CallKey = tuple[str, str, str]
+MAX_MISSES_AHEAD = 3  # misses beyond hits after which a script is no longer replayed
+
+
+class ReplayMissed(BaseException):
+    """The script asked for a call the replayed batch did not make.
+
+    A BaseException, so that a script's own ``except Exception`` around a
+    call does not swallow it (the judge also remembers that it was raised).
+    """
+
+
+def call_key(function: str, args: tuple, kwargs: dict | None) -> CallKey:
+    """A call as the sandbox would receive it, comparable across runs."""
+    return function, json.dumps(codec.encode(list(args))), json.dumps(codec.encode(dict(kwargs or {})), sort_keys=True)
+
+
+@dataclass
+class _Recording:
+    calls: tuple[CallKey, ...]
+    hits: int = 0
+    misses: int = 0
+
+
+class ScriptCalls:
+    """The calls each script test made in its longest live run (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recordings: dict[tuple[str, str, str], _Recording] = {}
+
+    @staticmethod
+    def key(task_id: str, test_name: str, source: str) -> tuple[str, str, str]:
+        return task_id, test_name, source
+
+    def recorded(self, key: tuple[str, str, str]) -> tuple[CallKey, ...] | None:
+        with self._lock:
+            recording = self._recordings.get(key)
+            if recording is None or not recording.calls or recording.misses > recording.hits + MAX_MISSES_AHEAD:
+                return None
+            return recording.calls
+
+    def record(self, key: tuple[str, str, str], calls: list[CallKey]) -> None:
+        """Keep the longer of the recorded and these calls (a failing run stops early)."""
+        with self._lock:
+            recording = self._recordings.setdefault(key, _Recording(()))
+            if len(calls) > len(recording.calls):
+                recording.calls = tuple(calls)
+
+    def outcome(self, key: tuple[str, str, str], hit: bool) -> None:
+        with self._lock:
+            recording = self._recordings.get(key)
+            if recording is not None:
+                if hit:
+                    recording.hits += 1
+                else:
+                    recording.misses += 1
+
+
+def _seeded_random(seed: int) -> types.ModuleType:
+    """A ``random`` module of the script's own, seeded: the global one is shared
+    by every thread of the supervisor and reseeded by no one."""
+    generator = random.Random(seed)
+    module = types.ModuleType("random", random.__doc__)
+    for name in dir(random):
+        if name.startswith("__"):
+            continue
+        value = getattr(random, name)
+        bound_to = getattr(value, "__self__", None)
+        module.__dict__[name] = getattr(generator, name) if isinstance(bound_to, random.Random) else value
+    return module
+
+
+def script_builtins(task_id: str, test_name: str) -> dict[str, Any]:
+    """Builtins for a script test's namespace in which ``import random`` gives a
+    generator seeded from the problem and test: the same program meets the same
+    inputs on every run, so its reward does not depend on the draw."""
+    module = _seeded_random(zlib.crc32(("%s\0%s" % (task_id, test_name)).encode()))
+    real_import = builtins.__import__
+
+    def scripted_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+        if name == "random" and level == 0:
+            return module
+        return real_import(name, globals, locals, fromlist, level)
+
+    namespace_builtins = dict(builtins.__dict__)
+    namespace_builtins["__import__"] = scripted_import
+    return namespace_builtins

@@ -1,0 +1,125 @@
+"""Script tests replay the calls of their last run as one batch, with the live verdicts."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from assay.problems import Problem, ScriptTest
+from assay.sandbox.pool import Sandbox
+from assay.sandbox.script_replay import ScriptCalls
+from assay.sandbox.verdict import Status
+from assay.sandbox.worker import Worker
+from conftest import FAST_LIMITS
+
+# unseeded module-level random, as HumanEval/38 and /50 use it
+DRAWS = """
+def check(candidate):
+    from random import randint
+    for _ in range(12):
+        a, b = randint(-50, 50), randint(-50, 50)
+        assert candidate(a, b) == a + b
+"""
+ADD = Problem("t/replay-add", "", "add", tests=(ScriptTest("check", DRAWS),))
+# each call's arguments are the previous answer: a different answer changes every later call
+FEEDBACK = """
+def check(candidate):
+    x = 1
+    for _ in range(6):
+        try:
+            x = candidate(x)
+        except Exception:
+            pass
+    assert x == 64
+"""
+DOUBLE = Problem("t/replay-double", "", "double", tests=(ScriptTest("check", FEEDBACK),))
+
+CANDIDATES = {
+    "correct": "def add(a, b):\n    return a + b\n",
+    "wrong": "def add(a, b):\n    return a + b + (a > 40)\n",
+    "raises": "def add(a, b):\n    if a > 30:\n        raise ValueError('no')\n    return a + b\n",
+    "prints": "def add(a, b):\n    print('adding', a, b)\n    return a + b\n",
+    "stateful": "seen = []\ndef add(a, b):\n    seen.append(1)\n    return a + b if len(seen) < 7 else 0\n",
+    "hangs": "def add(a, b):\n    while a > 30:\n        pass\n    return a + b\n",
+    "dies": "import os\ndef add(a, b):\n    if a > 30:\n        os._exit(3)\n    return a + b\n",
+}
+
+
+@pytest.fixture(scope="module")
+def box():
+    with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The ops of the messages the supervisor sends its workers."""
+    ops: Counter = Counter()
+    original = Worker.send
+
+    def counting(self, message):
+        ops[message.get("op")] += 1
+        return original(self, message)
+
+    monkeypatch.setattr(Worker, "send", counting)
+    return ops
+
+
+def described(result):
+    return [(t.status, t.message, t.first_difference, t.exception_type, t.stdout, t.stderr) for t in result.tests]
+
+
+@pytest.mark.parametrize("name", sorted(CANDIDATES))
+def test_replayed_script_gives_the_live_verdict_in_one_exchange(box, sent, name):
+    box._script_calls = ScriptCalls()
+    box.run(ADD, CANDIDATES["correct"])  # live: records the script's twelve calls
+    sent.clear()
+    recorded, box._script_calls = box._script_calls, ScriptCalls()
+    live = box.run(ADD, CANDIDATES[name])
+    assert sent["call"] > 0  # nothing recorded: each call was a round trip
+    box._script_calls = recorded
+    sent.clear()
+    replayed = box.run(ADD, CANDIDATES[name])
+    assert described(replayed) == described(live)
+    assert sent["call"] == 0 and sent["start"] == 1  # one batch, no round trip
+    assert (live.passed, name) == (name in ("correct", "prints"), name)
+
+
+def test_a_script_whose_calls_diverge_runs_live_on_a_fresh_candidate(box, sent):
+    box._script_calls = ScriptCalls()
+    assert box.run(DOUBLE, "def double(x):\n    return 2 * x\n").passed
+    sent.clear()
+    # answers 1 more each time, so the script's next arguments are not the recorded ones;
+    # the script swallows the replay's miss in its own `except Exception` no more than a live failure
+    result = box.run(DOUBLE, "def double(x):\n    return 2 * x + 1\n")
+    assert result.tests[0].status is Status.FAIL
+    assert sent["start"] == 2 and sent["call"] == 6  # the batch, then a live run
+    sent.clear()
+    assert box.run(DOUBLE, "def double(x):\n    return x + x\n").passed
+    assert sent["call"] == 0
+
+
+def test_a_call_over_the_tests_budget_is_a_timeout_replayed_or_live(box):
+    problem = Problem("t/replay-budget", "", "slow", tests=(ScriptTest("check", "def check(candidate):\n    for i in range(3):\n        assert candidate(i) == i\n"),))
+    slow = "import time\ndef slow(i):\n    end = time.process_time() + 0.3\n    while time.process_time() < end:\n        pass\n    return i\n"
+    box._script_calls = ScriptCalls()
+    assert box.run(problem, "def slow(i):\n    return i\n").passed
+    replayed = box.run(problem, slow)
+    box._script_calls = ScriptCalls()
+    live = box.run(problem, slow)
+    # 0.5 s of CPU for the whole script: the second 0.3 s call runs out of it
+    assert replayed.tests[0].status is Status.TIMEOUT and live.tests[0].status is Status.TIMEOUT
+
+
+def test_scripts_draw_the_same_inputs_every_run_without_touching_the_global_random(box):
+    state = random.getstate()
+    recordings = []
+    for _ in range(2):
+        box._script_calls = ScriptCalls()
+        assert box.run(ADD, CANDIDATES["correct"]).passed
+        recordings.append(box._script_calls.recorded(ScriptCalls.key("t/replay-add", "check", "\0\0" + DRAWS)))
+    assert recordings[0] is not None and len(recordings[0]) == 12
+    assert recordings[0] == recordings[1]
+    assert random.getstate() == state
