@@ -28,6 +28,7 @@ import resource
 import select
 import shutil
 import signal
+import _signal
 import sys
 import time
 import traceback
@@ -232,6 +233,12 @@ def candidate_streams() -> tuple:
 
 
 CANDIDATE_STREAMS: tuple = ()
+# The zygote's own std streams, kept referenced so that a candidate replacing
+# them does not deallocate (flush, close) them: ~0.25 ms of every start.
+ZYGOTE_STREAMS = (sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__)
+# As plain ints for _signal.signal: signal.signal's enum conversions cost a
+# candidate ~0.15 ms of first-touch page copies.
+CANDIDATE_SIGNALS = ((int(signal.SIGXFSZ), int(signal.SIG_IGN)), (int(signal.SIGPIPE), int(signal.SIG_DFL)))
 
 
 def candidate_main(start: dict, requests: int, replies: int, stdio: tuple[int, int, int], own_pidns: bool) -> None:
@@ -246,8 +253,8 @@ def candidate_main(start: dict, requests: int, replies: int, stdio: tuple[int, i
     except OSError:
         pass
     drop_capabilities()
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for number, handler in CANDIDATE_SIGNALS:
+        _signal.signal(number, handler)
     for target, fd in enumerate(stdio):
         os.dup2(fd, target)
     low, high = sorted((requests, replies))
