@@ -123,3 +123,33 @@ def test_scripts_draw_the_same_inputs_every_run_without_touching_the_global_rand
     assert recordings[0] is not None and len(recordings[0]) == 12
     assert recordings[0] == recordings[1]
     assert random.getstate() == state
+
+
+def test_a_failing_program_is_not_made_to_answer_every_recorded_call(box, sent):
+    """The calls go out in growing chunks: a program that fails the first
+    check runs the first chunk, not the whole recording."""
+    problem = Problem("t/replay-count", "", "f", tests=(ScriptTest("check", "def check(candidate):\n    for i in range(60):\n        assert candidate(i) == i\n"),))
+    box._script_calls = ScriptCalls()
+    assert box.run(problem, "def f(i):\n    return i\n").passed
+    counting = "import os\ndef f(i):\n    os.write(1, b'.')\n    return i if i else -1\n"
+    sent.clear()
+    result = box.run(problem, counting)
+    assert result.tests[0].status is Status.FAIL
+    assert result.tests[0].stdout == "."  # the output of the calls the script used
+    assert sent["start"] == 1 and sent["calls"] == 0  # the first chunk was enough
+    sent.clear()
+    late = "def f(i):\n    return i if i < 40 else -1\n"
+    result = box.run(problem, late)
+    assert result.tests[0].status is Status.FAIL and "f(40)" in result.tests[0].first_difference
+    assert sent["start"] == 1 and sent["calls"] == 2  # 8, then 24, then the remaining 28
+
+
+def test_a_program_that_exits_after_answering_is_judged_as_live(box):
+    problem = Problem("t/replay-exit", "", "f", tests=(ScriptTest("check", "def check(candidate):\n    for i in range(10):\n        assert candidate(i) == i\n"),))
+    exits = "import os, threading, time\ndef f(i):\n    if i == 3:\n        threading.Thread(target=lambda: (time.sleep(0.05), os._exit(0))).start()\n        time.sleep(0.2)\n    return i\n"
+    box._script_calls = ScriptCalls()
+    assert box.run(problem, "def f(i):\n    return i\n").passed
+    replayed = box.run(problem, exits)
+    box._script_calls = ScriptCalls()
+    live = box.run(problem, exits)
+    assert replayed.tests[0].status is live.tests[0].status is Status.CRASH

@@ -29,6 +29,7 @@ REPLY_STATUS = {
     "crash": Status.CRASH,
 }
 TEST_FILE = "<test %s>"
+REPLAY_FIRST_CHUNK, REPLAY_GROWTH = 8, 3  # a replayed script's calls go out in chunks of 8, 24, 72, ...
 
 
 @dataclass(frozen=True)
@@ -271,11 +272,15 @@ class SampleRun:
         return verdict
 
     def _replay_script(self, test: ScriptTest) -> tuple[TestVerdict, TestVerdict | None] | None:
-        """The script against one streamed batch of the calls it made last time.
+        """The script against streamed batches of the calls it made last time.
 
-        Returns the verdict and the load failure if any, or None when the
-        script asked for a call the batch did not make (the caller then runs
-        it live on a fresh candidate; the batch's work is not charged).
+        The calls go to one candidate in chunks that grow threefold
+        (8, 24, 72, ...), each sent when the script has used up the last: a
+        correct program needs a few exchanges, and one that fails an early
+        check is not made to run all the rest. Returns the verdict and the
+        load failure if any, or None when the script asked for a call that
+        was not recorded (the caller then runs it live on a fresh candidate;
+        the batches' work is not charged).
         """
         if self.script_calls is None:
             return None
@@ -283,35 +288,46 @@ class SampleRun:
         recorded = self.script_calls.recorded(key)
         if recorded is None:
             return None
-        session = Session(self.worker, self.program, self.limits)
         cpu = self.limits.cpu_seconds
         calls = [{"op": "call", "fn": function, "args": json.loads(args), "kwargs": json.loads(kwargs), "cpu_seconds": cpu, "wall_seconds": self._wall_for(cpu)} for function, args, kwargs in recorded]
-        load_reply, replies = session.run_batch(calls)
-        if load_reply.status != "ok":
-            self.cpu_spent_ns += load_reply.measurement.cpu_ns
-            failure = verdict_from_reply("load", "load", load_reply)
-            return self._load_failed(test, failure), failure
-        position = [0]
-        spent = [load_reply.measurement.cpu_ns]
-        missed = [False]
-
-        def send(function: str, args: tuple, kwargs: dict, cpu_budget_ns: float) -> Reply:
-            index = position[0]
-            if missed[0] or index >= len(replies) or recorded[index] != call_key(function, args, kwargs):
-                missed[0] = True
-                raise ReplayMissed()
-            position[0] += 1
-            reply = replies[index]
-            spent[0] += reply.measurement.cpu_ns
-            if reply.measurement.cpu_ns > cpu_budget_ns and reply.status in ("ok", "exception", "unencodable"):
-                # live, this call would have had only what was left of the test's budget
-                return Reply(status="timeout", message="the test's CPU time (%.2f s) ran out in this call" % cpu, alive=False, stdout=reply.stdout, stderr=reply.stderr, measurement=reply.measurement)
-            return reply
-
+        session = Session(self.worker, self.program, self.limits)
+        sent = min(REPLAY_FIRST_CHUNK, len(calls))
         try:
-            verdict = self._script_verdict(test, send)
-        except ReplayMissed:
-            missed[0] = True
+            load_reply, replies = session.run_batch(calls[:sent], keep_open=True)
+            if load_reply.status != "ok":
+                self.cpu_spent_ns += load_reply.measurement.cpu_ns
+                failure = verdict_from_reply("load", "load", load_reply)
+                return self._load_failed(test, failure), failure
+            position = [0]
+            spent = [load_reply.measurement.cpu_ns]
+            missed = [False]
+
+            def send(function: str, args: tuple, kwargs: dict, cpu_budget_ns: float) -> Reply:
+                nonlocal sent
+                index = position[0]
+                if missed[0] or index >= len(calls) or recorded[index] != call_key(function, args, kwargs):
+                    missed[0] = True
+                    raise ReplayMissed()
+                if index >= len(replies) and session.alive:
+                    more = calls[sent : sent + REPLAY_GROWTH * sent]
+                    sent += len(more)
+                    replies.extend(session.stream(more))
+                if index >= len(replies):  # it ended after answering its last call, as live
+                    raise CandidateStopped(Reply(status="crash", message="the candidate process is gone", alive=False))
+                position[0] += 1
+                reply = replies[index]
+                spent[0] += reply.measurement.cpu_ns
+                if reply.measurement.cpu_ns > cpu_budget_ns and reply.status in ("ok", "exception", "unencodable"):
+                    # live, this call would have had only what was left of the test's budget
+                    return Reply(status="timeout", message="the test's CPU time (%.2f s) ran out in this call" % cpu, alive=False, stdout=reply.stdout, stderr=reply.stderr, measurement=reply.measurement)
+                return reply
+
+            try:
+                verdict = self._script_verdict(test, send)
+            except ReplayMissed:
+                missed[0] = True
+        finally:
+            session.end()
         if missed[0]:
             self.script_calls.outcome(key, hit=False)
             return None

@@ -1,4 +1,4 @@
-"""Script tests' calls, recorded from one run and replayed as one batch in the next.
+"""Script tests' calls, recorded from one run and replayed as streamed batches in the next.
 
 A script test (HumanEval's ``check(candidate)``) runs in the supervisor and
 sends each call of the candidate into the sandbox in turn: a round trip per
@@ -8,9 +8,11 @@ calls depend only on the script, its ``random`` (which ``script_builtins``
 seeds) and what the candidate answered, so the calls one run made are the
 calls the next run makes for as long as the candidates answer alike.
 
-The judge therefore sends the recorded calls as one streamed batch, and then
-runs the script against the replies: call ``i`` of the script is answered by
-reply ``i`` only if its function and encoded arguments are those recorded.
+The judge therefore sends the recorded calls as streamed batches to one
+candidate (in chunks that grow threefold, so that a program failing an early
+check is not made to answer the rest), and runs the script against the
+replies: call ``i`` of the script is answered by reply ``i`` only if its
+function and encoded arguments are those recorded.
 The first call that differs, or one past the recording, abandons the batch
 (``ReplayMissed``) and the script runs again, live, on a fresh candidate, as
 if there had been no batch; the live run's calls become the recording. The

@@ -295,6 +295,9 @@ def candidate_main(start: dict, requests: int, replies: int, stdio: tuple[int, i
             os._exit(0)
         if request.get("op") == "call":
             send(replies, call(namespace, request, window))
+        elif request.get("op") == "calls":  # a further streamed batch
+            for each in request.get("calls") or ():
+                send(replies, call(namespace, each))
         else:
             os._exit(0)
 
@@ -489,7 +492,11 @@ class Monitor:
     def relay_calls(self) -> None:
         load = self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
         if "calls" in self.start and self.start.get("stream"):
-            protocol.write_message(1, {"load": load, "calls": self.collect_stream(load)})
+            loaded = load.get("status") == "ok" and load.get("alive")
+            protocol.write_message(1, {"load": load, "calls": self.collect_stream(self.start["calls"]) if loaded else []})
+            if not self.start.get("open"):
+                return
+            self.relay_requests()  # the supervisor may stream more calls to this candidate
             return
         if "calls" in self.start:
             # batch: every call in one request, every reply in one answer
@@ -503,27 +510,39 @@ class Monitor:
             protocol.write_message(1, {"load": load, "calls": replies})
             return
         protocol.write_message(1, load)
+        self.relay_requests()
+
+    def relay_requests(self) -> None:
+        """Lock-step: one call at a time, or a further streamed batch ("calls")."""
         while self.exit_status is None:
             request = protocol.read_message(0)
-            if request.get("op") != "call":
+            op = request.get("op")
+            if op == "call":
+                protocol.write_message(1, self.call(request))
+            elif op == "calls" and isinstance(request.get("calls"), list):
+                cpu_start, started = cpu_clock_ns(self.candidate), time.monotonic_ns()
+                try:
+                    protocol.write_message(self.req_w, {"op": "calls", "calls": request["calls"]})
+                except OSError:
+                    pass  # the candidate is gone; await_reply reports how
+                protocol.write_message(1, {"calls": self.collect_stream(request["calls"], cpu_start, started)})
+            else:
                 break
-            protocol.write_message(1, self.call(request))
 
-    def collect_stream(self, load: dict) -> list:
+    def collect_stream(self, calls: list, cpu_start: int | None = None, started: int | None = None) -> list:
         """Replies of a streamed batch: the candidate runs the calls back to back.
 
         Each call's CPU time and wall time run from the moment the previous
-        reply was seen to the moment its own is; peak memory is the process's
-        peak so far (the candidate does not wait between calls, so there is no
-        moment to reset it).
+        reply was seen (the first: from ``cpu_start``/``started`` if given) to
+        the moment its own is; peak memory is the process's peak so far (the
+        candidate does not wait between calls, so there is no moment to reset it).
         """
         replies: list = []
-        if load.get("status") != "ok" or not load.get("alive"):
-            return replies
-        for request in self.start["calls"]:
+        for request in calls:
             cpu = request.get("cpu_seconds", self.limits.get("cpu_seconds", 4.0))
             wall = request.get("wall_seconds", self.limits.get("wall_seconds", 12.0))
-            replies.append(self.await_reply(cpu, wall))
+            replies.append(self.await_reply(cpu, wall, cpu_start, started))
+            cpu_start = started = None
             if not replies[-1]["alive"]:
                 break
         return replies
