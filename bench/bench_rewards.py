@@ -467,7 +467,7 @@ def write_docs(report, command, items, rows, levels, efficiency, meter, vg, agre
             f"{vg['n']} canonical solutions of call-test problems, {args.workers} workers; the same rewards cold and warm: "
             f"{'yes' if vg['identical'] else '**no**'}. Each correct candidate is counted in a run of its own, and most of that "
             f"is valgrind starting Python (section *meter-cost*), so a step of 1,024 correct rollouts would pay "
-            f"~{1024 / vg['warm'] / 60:.0f} min on this machine for it; `meter: cpu-time` costs nothing beyond the correctness run "
+            f"~{1024 / vg['warm'] / 60:.0f} min on this machine for it; `meter: cpu-time` costs one lock-step run per correct program (the warm rate above) "
             f"and moves with load."
         )
     report.replace_section(SECTION, "\n".join(lines))
