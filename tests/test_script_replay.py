@@ -153,3 +153,19 @@ def test_a_program_that_exits_after_answering_is_judged_as_live(box):
     box._script_calls = ScriptCalls()
     live = box.run(problem, exits)
     assert replayed.tests[0].status is live.tests[0].status is Status.CRASH
+
+
+def test_recordings_are_bounded_and_a_script_that_keeps_missing_is_no_longer_replayed(monkeypatch):
+    import assay.sandbox.script_replay as replay
+
+    calls = ScriptCalls()
+    calls.record(("t", "big", ""), [("f", "x" * (replay.MAX_RECORDING_BYTES + 1), "{}")])
+    assert calls.recorded(("t", "big", "")) is None  # too heavy to keep
+    monkeypatch.setattr(replay, "MAX_RECORDINGS", 2)
+    for name in ("a", "b", "c"):
+        calls.record(("t", name, ""), [("f", "[1]", "{}")])
+    assert calls.recorded(("t", "a", "")) is None and calls.recorded(("t", "c", "")) is not None
+    key = ("t", "c", "")
+    for _ in range(replay.MAX_MISSES_AHEAD + 1):
+        calls.outcome(key, hit=False)
+    assert calls.recorded(key) is None

@@ -291,7 +291,7 @@ class SampleRun:
         cpu = self.limits.cpu_seconds
         calls = [{"op": "call", "fn": function, "args": json.loads(args), "kwargs": json.loads(kwargs), "cpu_seconds": cpu, "wall_seconds": self._wall_for(cpu)} for function, args, kwargs in recorded]
         session = Session(self.worker, self.program, self.limits)
-        sent = min(REPLAY_FIRST_CHUNK, len(calls))
+        sent = chunk = min(REPLAY_FIRST_CHUNK, len(calls))
         try:
             load_reply, replies = session.run_batch(calls[:sent], keep_open=True)
             if load_reply.status != "ok":
@@ -303,13 +303,14 @@ class SampleRun:
             missed = [False]
 
             def send(function: str, args: tuple, kwargs: dict, cpu_budget_ns: float) -> Reply:
-                nonlocal sent
+                nonlocal sent, chunk
                 index = position[0]
                 if missed[0] or index >= len(calls) or recorded[index] != call_key(function, args, kwargs):
                     missed[0] = True
                     raise ReplayMissed()
                 if index >= len(replies) and session.alive:
-                    more = calls[sent : sent + REPLAY_GROWTH * sent]
+                    chunk *= REPLAY_GROWTH
+                    more = calls[sent : sent + chunk]
                     sent += len(more)
                     replies.extend(session.stream(more))
                 if index >= len(replies):  # it ended after answering its last call, as live

@@ -30,6 +30,7 @@ import random
 import threading
 import types
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,8 @@ from assay.sandbox.harness import codec
 
 CallKey = tuple[str, str, str]
 MAX_MISSES_AHEAD = 3  # misses beyond hits after which a script is no longer replayed
+MAX_RECORDING_BYTES = 4 << 20  # a script whose calls' arguments weigh more is not recorded
+MAX_RECORDINGS = 4096  # scripts remembered, least recently used forgotten first
 
 
 class ReplayMissed(BaseException):
@@ -64,7 +67,7 @@ class ScriptCalls:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._recordings: dict[tuple[str, str, str], _Recording] = {}
+        self._recordings: OrderedDict[tuple[str, str, str], _Recording] = OrderedDict()
 
     @staticmethod
     def key(task_id: str, test_name: str, source: str) -> tuple[str, str, str]:
@@ -75,14 +78,19 @@ class ScriptCalls:
             recording = self._recordings.get(key)
             if recording is None or not recording.calls or recording.misses > recording.hits + MAX_MISSES_AHEAD:
                 return None
+            self._recordings.move_to_end(key)
             return recording.calls
 
     def record(self, key: tuple[str, str, str], calls: list[CallKey]) -> None:
         """Keep the longer of the recorded and these calls (a failing run stops early)."""
+        if sum(len(a) + len(k) for _, a, k in calls) > MAX_RECORDING_BYTES:
+            return
         with self._lock:
             recording = self._recordings.setdefault(key, _Recording(()))
             if len(calls) > len(recording.calls):
                 recording.calls = tuple(calls)
+            while len(self._recordings) > MAX_RECORDINGS:
+                self._recordings.popitem(last=False)
 
     def outcome(self, key: tuple[str, str, str], hit: bool) -> None:
         with self._lock:
