@@ -820,7 +820,7 @@ def tmp_skeleton() -> tuple[dict[str, frozenset], tuple[str, ...]]:
         pending = ["/tmp"]
         while pending:
             directory = pending.pop()
-            entries = frozenset(os.listdir(directory)) - {"assay-work"}
+            entries = frozenset(os.listdir(directory)) - ({"assay-work"} if directory == "/tmp" else set())
             directories[directory] = entries
             for entry in entries:
                 path = os.path.join(directory, entry)
@@ -843,7 +843,10 @@ def dirty() -> bool:
         if not SANDBOXED:
             return False
         for directory, entries in (TMP_SKELETON or {"/tmp": frozenset()}).items():
-            if set(os.listdir(directory)) - {"assay-work"} != entries:
+            found = set(os.listdir(directory))
+            if directory == "/tmp":
+                found.discard("assay-work")
+            if found != entries:
                 return True
         if not all(os.path.ismount(mount) for mount in TMP_MOUNTS):
             return True
