@@ -100,7 +100,12 @@ def test_spec_validation_and_params():
         RewardSpec().with_params({"bogus": 1})
     assert RewardSpec().with_params({"format_penalty": 1.0}).format_penalty == 1.0
     assert RewardSpec(kind="fraction").policy.continue_after_fatal
+    assert not RewardSpec(kind="fraction").policy.stop_at_first_failure
     assert not RewardSpec(kind="correctness").policy.continue_after_fatal
+    assert RewardSpec(kind="correctness").policy.stop_at_first_failure
+    assert not RewardSpec().with_params({"stop_at_first_failure": False}).policy.stop_at_first_failure
+    with pytest.raises(ValueError, match="stop_at_first_failure"):
+        RewardSpec().with_params({"stop_at_first_failure": "no"})
 
 
 # ------------------------------------------------- rewards from real runs

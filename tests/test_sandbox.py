@@ -115,6 +115,96 @@ def test_tests_after_a_timeout_are_skipped_or_rerun(sandbox):
     assert [t.status for t in continued.tests] == [Status.TIMEOUT, Status.PASS]
 
 
+FOUR = Problem("t/four", "", "f", tests=tuple(CallTest("t%d" % i, (i,), i * 10) for i in range(4)))
+
+
+def _starts(sandbox, monkeypatch) -> list[dict]:
+    """Every start message the sandbox's workers are sent from now on."""
+    from assay.sandbox.worker import Worker
+
+    sent: list[dict] = []
+    original = Worker.send
+
+    def send(self, message):
+        if message.get("op") == "start":
+            sent.append(message)
+        return original(self, message)
+
+    monkeypatch.setattr(Worker, "send", send)
+    return sent
+
+
+def test_stop_at_first_failure_skips_what_follows_a_wrong_answer_in_the_sandbox(sandbox):
+    from assay.sandbox.judge import RunPolicy
+
+    # wrong on the first input, then a call that would hang until the time limit
+    program = "def f(x):\n    if x == 1:\n        while True: pass\n    return x * 10 + (x == 0)\n"
+    fast = sandbox.run(FOUR, program, policy=RunPolicy(stop_at_first_failure=True))
+    assert [t.status for t in fast.tests] == [Status.FAIL, Status.SKIPPED, Status.SKIPPED, Status.SKIPPED]
+    assert "an earlier test failed (fail)" in fast.tests[1].message
+    assert fast.tests[0].first_difference == "expected 0, got 1"
+    # without the policy the hanging call runs (streamed) and is judged
+    full = sandbox.run(FOUR, program)
+    assert [t.status for t in full.tests][:2] == [Status.FAIL, Status.TIMEOUT]
+
+
+def test_stop_at_first_failure_stops_at_an_exception_too(sandbox):
+    from assay.sandbox.judge import RunPolicy
+
+    program = "def f(x):\n    if x == 1:\n        raise KeyError(x)\n    if x == 2:\n        while True: pass\n    return x * 10\n"
+    result = sandbox.run(FOUR, program, policy=RunPolicy(stop_at_first_failure=True))
+    assert [t.status for t in result.tests] == [Status.PASS, Status.ERROR, Status.SKIPPED, Status.SKIPPED]
+
+
+def test_an_answer_written_differently_is_not_a_failure_the_rest_runs_afresh(sandbox, monkeypatch):
+    from assay.sandbox.judge import RunPolicy
+
+    problem = Problem("t/dict", "", "f", tests=tuple(CallTest("t%d" % i, (i,), {"a": i, "b": 0}) for i in range(3)))
+    # the same dict built in another order: equal, but its plain data lists the keys otherwise
+    program = "def f(x):\n    return {'b': 0, 'a': x} if x == 0 else {'a': x, 'b': 0}\n"
+    starts = _starts(sandbox, monkeypatch)
+    result = sandbox.run(problem, program, policy=RunPolicy(stop_at_first_failure=True))
+    assert result.passed and [t.status for t in result.tests] == [Status.PASS] * 3
+    # stopped after the first call (its encoding differed), the other two ran on a fresh candidate
+    assert [len(s["calls"]) for s in starts] == [3, 2]
+    assert all(s["expect"] for s in starts)
+
+
+def test_expected_values_never_reach_the_candidate(sandbox):
+    """The monitor learns what to stop at after the fork: nothing in the candidate's
+    memory (objects, frames) holds an expected value, though its own arguments are there."""
+    from assay.sandbox.judge import RunPolicy
+
+    problem = Problem("t/secret", "", "f", tests=(CallTest("t0", ("SECRET-arg",), "SECRET-expected-0"), CallTest("t1", ("SECRET-arg",), "SECRET-expected-1")))
+    program = (
+        "import gc, sys\n"
+        "def strings(value, depth=0):\n"
+        "    if isinstance(value, str):\n"
+        "        yield value\n"
+        "    elif depth < 12 and isinstance(value, (list, tuple, set, frozenset)):\n"
+        "        for v in value:\n"
+        "            yield from strings(v, depth + 1)\n"
+        "    elif depth < 12 and isinstance(value, dict):\n"
+        "        for k, v in value.items():\n"
+        "            yield from strings(k, depth + 1)\n"
+        "            yield from strings(v, depth + 1)\n"
+        "def f(arg):\n"
+        "    seen = set()\n"
+        "    for obj in gc.get_objects():\n"
+        "        seen.update(strings(obj))\n"
+        "    frame = sys._getframe()\n"
+        "    while frame is not None:\n"
+        "        seen.update(strings(dict(frame.f_locals)))\n"
+        "        frame = frame.f_back\n"
+        "    wanted = '-'.join(['SECRET', 'expected'])  # not a constant of this program\n"
+        "    found = sorted(s for s in seen if s.startswith(wanted))\n"
+        "    return found[0] if found else 'none; saw the argument: %s' % ('SECRET-arg' in seen)\n"
+    )
+    result = sandbox.run(problem, program, policy=RunPolicy(stop_at_first_failure=True))
+    assert result.tests[0].status is Status.FAIL
+    assert "saw the argument: True" in result.tests[0].first_difference
+
+
 def test_honest_heavy_programs_still_pass(sandbox):
     problem = Problem("t/heavy", "", "work", tests=(CallTest("t", (), True),))
     deep = "import sys\nsys.setrecursionlimit(100000)\ndef depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\ndef work():\n    return depth(30000) == 30000\n"

@@ -57,6 +57,10 @@ class RewardSpec:
     ``reference_repeats``: runs of the reference whose median cost is its cost.
     ``min_cost_ns``: costs are floored here before the ratio, so a cost of 0
     (a meter's resolution) cannot make the ratio infinite.
+    ``stop_at_first_failure``: under ``correctness`` and ``efficiency`` the
+    tests after a program's first failing test are not run (they cannot
+    change its reward; ``tests_passed`` then counts up to there). ``fraction``
+    always runs every test.
     """
 
     kind: RewardKind = "correctness"
@@ -66,6 +70,7 @@ class RewardSpec:
     meter: str = "instructions"
     reference_repeats: int = 3
     min_cost_ns: float = 1000.0
+    stop_at_first_failure: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -80,11 +85,15 @@ class RewardSpec:
             raise ValueError("reference_repeats must be >= 1")
         if not self.min_cost_ns > 0:
             raise ValueError("min_cost_ns must be > 0")
+        if not isinstance(self.stop_at_first_failure, bool):
+            raise ValueError("stop_at_first_failure must be true or false")
 
     @property
     def policy(self) -> RunPolicy:
-        """How the sandbox goes on after a fatal test: only ``fraction`` needs every test run."""
-        return RunPolicy(continue_after_fatal=self.kind == "fraction")
+        """How the sandbox goes on after a failing test: only ``fraction`` needs every test run."""
+        if self.kind == "fraction":
+            return RunPolicy(continue_after_fatal=True)
+        return RunPolicy(stop_at_first_failure=self.stop_at_first_failure)
 
     def with_params(self, params: dict[str, Any] | None) -> "RewardSpec":
         """A copy with ``params`` (from JSON) applied; unknown names are errors."""

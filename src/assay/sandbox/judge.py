@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from assay.problems.model import CallTest, Problem, ScriptTest, StdioTest, Test
+from assay.sandbox.harness import codec
 from assay.sandbox.compare import approx_equal, first_difference, short_repr, stdout_difference, values_equal
 from assay.sandbox.limits import Limits
 from assay.sandbox.script_replay import CallKey, ReplayMissed, ScriptCalls, call_key, script_builtins
@@ -34,16 +35,21 @@ REPLAY_FIRST_CHUNK, REPLAY_GROWTH = 8, 3  # a replayed script's calls go out in 
 
 @dataclass(frozen=True)
 class RunPolicy:
-    """How to go on after a test kills the candidate process.
+    """How to go on after a test kills the candidate process, or fails.
 
     By default the remaining tests are skipped (the sample has failed). With
     ``continue_after_fatal`` the program is loaded afresh and the remaining
     tests still run, which partial-credit rewards need, up to ``max_fatal``
     fatal tests (so code that hangs on every test costs a bounded time).
+    With ``stop_at_first_failure`` any failing test (a wrong answer or an
+    exception too) ends the sample: the tests after it are skipped.
     """
 
     continue_after_fatal: bool = False
     max_fatal: int = 3  # with continue_after_fatal: after this many, the rest are skipped
+    # After the first test that fails (any way), skip the rest: for pass/fail
+    # verdicts, where what follows a failure cannot change the outcome.
+    stop_at_first_failure: bool = False
 
 
 class CandidateStopped(Exception):
@@ -133,10 +139,11 @@ class SampleRun:
         verdicts: list[TestVerdict] = []
         load: TestVerdict | None = None
         stop_status: Status | None = None
+        stop_reason = "ended the candidate"
         try:
             for test in self.problem.tests:
                 if stop_status is not None:
-                    verdicts.append(TestVerdict(test.name, Status.SKIPPED, kind=test.kind, message="not run: an earlier test ended the candidate (%s)" % stop_status.value))
+                    verdicts.append(TestVerdict(test.name, Status.SKIPPED, kind=test.kind, message="not run: an earlier test %s (%s)" % (stop_reason, stop_status.value)))
                     continue
                 if self.cpu_spent_ns > self.limits.sample_cpu_seconds * 1e9:
                     verdicts.append(TestVerdict(test.name, Status.SKIPPED, kind=test.kind, message="not run: the sample's CPU budget is spent"))
@@ -161,6 +168,8 @@ class SampleRun:
                 fatal = sum(v.status.value in FATAL for v in verdicts)
                 if verdict.status.value in FATAL and (not self.policy.continue_after_fatal or fatal >= self.policy.max_fatal):
                     stop_status = verdict.status
+                elif verdict.status is not Status.PASS and self.policy.stop_at_first_failure:
+                    stop_status, stop_reason = verdict.status, "failed"
         finally:
             self._close()
         return SampleResult(task_id=self.problem.task_id, tests=verdicts, load=load)
@@ -198,7 +207,7 @@ class SampleRun:
             session = Session(self.worker, self.program, self.limits)
             cpu = self.limits.cpu_seconds
             calls = [session.call_message(t.function or self.problem.entry_point, t.args, t.kwargs, cpu, self._wall_for(cpu)) for t in remaining]
-            load_reply, replies = session.run_batch(calls)
+            load_reply, replies = session.run_batch(calls, expect=_expectations(remaining) if self.policy.stop_at_first_failure else None)
             self.cpu_spent_ns += load_reply.measurement.cpu_ns
             if load_reply.status != "ok":
                 load = verdict_from_reply("load", "load", load_reply)
@@ -211,6 +220,14 @@ class SampleRun:
             remaining = remaining[len(replies) :]
             if remaining and not replies:
                 raise InfraError("the sandbox answered a batch with no replies")
+            if remaining and session.stopped_at is not None:
+                # stopped at a suspect answer: judged now, the rest run only if it was right after all
+                verdicts = [self._call_verdict(*v) if isinstance(v, tuple) else v for v in verdicts]
+                failed = next((v for v in verdicts if v.status is not Status.PASS), None)
+                if failed is not None:
+                    verdicts += [TestVerdict(t.name, Status.SKIPPED, kind="call", message="not run: an earlier test failed (%s)" % failed.status.value) for t in remaining]
+                    break
+                continue
             fatal = sum(_status_of(v).value in FATAL for v in verdicts)
             if remaining and (not self.policy.continue_after_fatal or fatal >= self.policy.max_fatal):
                 stop = _status_of(verdicts[-1])
@@ -407,6 +424,18 @@ class SampleRun:
         verdict = verdict_from_reply(test.name, "stdio", reply, Status.PASS if difference is None else Status.FAIL)
         verdict.first_difference = difference
         return verdict
+
+
+def _expectations(tests: list[CallTest]) -> dict[int, Any]:
+    """The plain data each exactly-compared test expects, by position (see ``Session.run_batch``)."""
+    expected: dict[int, Any] = {}
+    for index, test in enumerate(tests):
+        if test.comparison == "exact":
+            try:
+                expected[index] = codec.encode(test.expected)
+            except codec.Unencodable:
+                pass
+    return expected
 
 
 def _status_of(entry: TestVerdict | tuple[CallTest, Reply]) -> Status:

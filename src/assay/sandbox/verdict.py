@@ -17,7 +17,7 @@ class Status(str, Enum):
     MEMORY = "memory"  # exceeded its memory limit
     OUTPUT_LIMIT = "output_limit"  # printed more than allowed
     CRASH = "crash"  # the process died (signal, early exit, killed its parent)
-    SKIPPED = "skipped"  # not run: the sample's total budget was spent first
+    SKIPPED = "skipped"  # not run: the sample's budget was spent first, or an earlier test decided it
     INFRA_ERROR = "infra_error"  # the sandbox itself failed
 
     @property

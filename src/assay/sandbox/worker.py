@@ -233,6 +233,7 @@ class Session:
         self.stdin = stdin
         self.alive = False
         self.ended = False
+        self.stopped_at: int | None = None  # run_batch with expect: where the monitor stopped the batch
 
     def _limits_message(self) -> dict:
         limits = self.limits
@@ -292,7 +293,7 @@ class Session:
         self.worker.samples_run += 1
         return Reply.from_message(message)
 
-    def run_batch(self, calls: list[dict], stream: bool = True, keep_open: bool = False) -> tuple[Reply, list[Reply]]:
+    def run_batch(self, calls: list[dict], stream: bool = True, keep_open: bool = False, expect: dict[int, Any] | None = None) -> tuple[Reply, list[Reply]]:
         """Load, make every call, and end, in one exchange with the worker.
 
         Stops at the first call that ends the candidate; the replies list is
@@ -306,10 +307,19 @@ class Session:
         memory its own; it costs about 0.5 ms more per call.
         With ``keep_open`` (streamed only) the session stays open while the
         candidate lives: more calls may follow (``stream``), and ``end`` ends it.
+
+        With ``expect`` (streamed, not kept open), the batch stops at the
+        first call that raises, or whose answer's plain data (``codec.encode``)
+        differs from ``expect[index]``; ``stopped_at`` is then that call's
+        index. The monitor receives the expected values only after the
+        candidate exists, so they are never in its memory.
         """
         self.worker.ensure_started()
         keep_open = keep_open and stream
-        self.worker.send({"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls, "stream": stream, "windows": not stream, "open": keep_open})
+        checked = expect is not None and stream and not keep_open
+        self.worker.send({"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls, "stream": stream, "windows": not stream, "open": keep_open, "expect": checked})
+        if checked:
+            self.worker.send({"op": "expect", "values": [[index, value] for index, value in expect.items()]})
         budget = self.limits.wall_seconds + sum(c["wall_seconds"] for c in calls) + REPLY_MARGIN
         message = self.worker.receive(budget)
         if message.get("status") == "infra_error":
@@ -317,6 +327,7 @@ class Session:
         if "load" not in message or not isinstance(message.get("calls"), list):
             raise InfraError("sandbox worker out of step: expected a batch answer")
         load, replies = Reply.from_message(message["load"]), [Reply.from_message(m) for m in message["calls"] if isinstance(m, dict)]
+        self.stopped_at = message.get("stopped") if checked and type(message.get("stopped")) is int else None
         if keep_open:
             self.alive = (replies[-1] if replies else load).alive
             return load, replies

@@ -490,10 +490,16 @@ class Monitor:
         protocol.write_message(1, reply)
 
     def relay_calls(self) -> None:
+        # Expected outputs come after the fork, so they never exist in the candidate's memory.
+        expect = self.read_expectations() if self.start.get("expect") else None
         load = self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
         if "calls" in self.start and self.start.get("stream"):
             loaded = load.get("status") == "ok" and load.get("alive")
-            protocol.write_message(1, {"load": load, "calls": self.collect_stream(self.start["calls"]) if loaded else []})
+            replies = self.collect_stream(self.start["calls"], expect=expect) if loaded else []
+            answer = {"load": load, "calls": replies}
+            if expect is not None and replies and replies[-1].get("stopped"):
+                answer["stopped"] = len(replies) - 1
+            protocol.write_message(1, answer)
             if not self.start.get("open"):
                 return
             self.relay_requests()  # the supervisor may stream more calls to this candidate
@@ -529,23 +535,54 @@ class Monitor:
             else:
                 break
 
-    def collect_stream(self, calls: list, cpu_start: int | None = None, started: int | None = None) -> list:
+    def read_expectations(self) -> dict:
+        """{call index: expected plain-data value}: the calls to stop at if they answer otherwise."""
+        message = protocol.read_message(0)
+        if not isinstance(message, dict) or message.get("op") != "expect" or not isinstance(message.get("values"), list):
+            raise protocol.ProtocolError("expected the calls' expected values")
+        return {pair[0]: pair[1] for pair in message["values"] if isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int}
+
+    def collect_stream(self, calls: list, cpu_start: int | None = None, started: int | None = None, expect: dict | None = None) -> list:
         """Replies of a streamed batch: the candidate runs the calls back to back.
 
         Each call's CPU time and wall time run from the moment the previous
         reply was seen (the first: from ``cpu_start``/``started`` if given) to
         the moment its own is; peak memory is the process's peak so far (the
         candidate does not wait between calls, so there is no moment to reset it).
+
+        With ``expect`` (stop at the first failure), the candidate is stopped
+        at the first call that raises, or whose plain-data answer differs from
+        the expected one given for it; that reply is marked ``stopped``. This
+        only decides where to stop: the supervisor judges every reply, and
+        runs the rest on a fresh candidate if the answer was right after all
+        (the same value written differently, e.g. a set in another order).
         """
         replies: list = []
-        for request in calls:
+        for index, request in enumerate(calls):
             cpu = request.get("cpu_seconds", self.limits.get("cpu_seconds", 4.0))
             wall = request.get("wall_seconds", self.limits.get("wall_seconds", 12.0))
-            replies.append(self.await_reply(cpu, wall, cpu_start, started))
+            reply = self.await_reply(cpu, wall, cpu_start, started)
+            replies.append(reply)
             cpu_start = started = None
-            if not replies[-1]["alive"]:
+            if not reply["alive"]:
+                break
+            if expect is not None and index + 1 < len(calls) and self.answered_otherwise(reply, index, expect):
+                self.kill()
+                reply["stopped"] = True
+                reply["alive"] = False
                 break
         return replies
+
+    @staticmethod
+    def answered_otherwise(reply: dict, index: int, expect: dict) -> bool:
+        if reply.get("status") != "ok":
+            return True  # an exception or an unencodable value fails under every comparison
+        if index not in expect:
+            return False  # compared another way (tolerance, checker): judged outside only
+        try:
+            return bool(reply.get("value") != expect[index])
+        except Exception:  # e.g. nesting too deep to compare here: let the supervisor judge
+            return False
 
     def await_exit(self, cpu_limit: float, wall_limit: float) -> dict:
         """Wait for an exec'd program to finish, within its limits."""
