@@ -18,10 +18,10 @@ from conftest import FAST_LIMITS, descendants, probe_problem
 
 
 def only_zygotes_remain(sandbox, within: float = 10.0) -> bool:
-    """bwrap's init and the zygote, and nothing else, in every worker."""
+    """bwrap's init, the zygote and its template, and nothing else, in every worker."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if all(len(descendants(w.process.pid)) <= 2 for w in sandbox._workers if w.process is not None):
+        if all(len(descendants(w.process.pid)) <= 3 for w in sandbox._workers if w.process is not None):
             return True
         time.sleep(0.05)
     return False
@@ -356,3 +356,40 @@ def add(a, b):
     assert "".join(r.stdout for r in replies) == "real output\n"
     assert first.measurement.peak_rss_bytes > 1 << 20
     assert replies[1].status == "timeout"
+
+
+def test_a_candidate_finds_nothing_of_earlier_samples_in_its_memory():
+    """Another sample's answer and the expected values pass through the monitor;
+    candidates are forked from a template that never sees them, and that wipes
+    each program once its candidate has it: scanning every writable page of its
+    own memory, a candidate finds none of the three."""
+    from assay.sandbox.judge import RunPolicy
+    from assay.sandbox.pool import Sandbox
+
+    # the secret is computed at run time and compared in two halves, so it is never
+    # whole in any program's text or the scanner's own memory unless it leaked there
+    secret_problem = Problem("redteam/secret", "", "answer", tests=(CallTest("t", ("a3f7-TERCES",), "SECRET-7f3a"),))
+    honest = "def answer(code):  # PROG-8c1d\n    return code[::-1]\n"
+    scanner = (
+        "import ctypes\n"
+        "def answer(code):\n"
+        "    regions = [line.split() for line in open('/proc/self/maps').readlines()]\n"
+        "    found = 0\n"
+        "    for head, tail in ((b'SECRET-', b'7f3a'), (b'PROG-', b'8c1d')):\n"
+        "        for fields in regions:\n"
+        "            if fields[1] != 'rw-p':\n"
+        "                continue\n"
+        "            low, high = (int(v, 16) for v in fields[0].split('-'))\n"
+        "            data = ctypes.string_at(low, high - low)\n"
+        "            at = data.find(head)\n"
+        "            while at >= 0:\n"
+        "                found += data[at + len(head) : at + len(head) + 4] == tail\n"
+        "                at = data.find(head, at + 1)\n"
+        "    return 'found %d' % found\n"
+    )
+    with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as box:
+        for _ in range(3):
+            assert box.run(secret_problem, honest, policy=RunPolicy(stop_at_first_failure=True)).passed
+        spy = box.run(secret_problem, scanner)
+    assert spy.tests[0].status is Status.FAIL
+    assert "'found 0'" in spy.tests[0].first_difference

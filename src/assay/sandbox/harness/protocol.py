@@ -36,11 +36,16 @@ def read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_message(fd: int) -> Any:
+def read_body(fd: int) -> bytes:
+    """One message's body, unparsed."""
     (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
     if size > MAX_MESSAGE:
         raise ProtocolError("message of %d bytes exceeds the limit" % size)
-    return parse_body(read_exactly(fd, size))
+    return read_exactly(fd, size)
+
+
+def read_message(fd: int) -> Any:
+    return parse_body(read_body(fd))
 
 
 def parse_body(body: bytes) -> Any:

@@ -2,13 +2,18 @@
 
 Process tree, per worker::
 
-    zygote   (imports the harness once; one sample at a time)
-      └─ monitor   (forked per sample; relays requests, watches the candidate)
-           └─ candidate   (PID 1 of a fresh pid namespace, no capabilities)
+    zygote   (the monitor: one sample at a time; relays requests, watches the candidate)
+      └─ template   (forked once, when the harness is loaded; only forks candidates)
+           └─ candidate   (forked per sample; PID 1 of a fresh pid namespace, no capabilities)
 
 The monitor is trusted: it runs no candidate code, and the candidate cannot
 see it (different pid namespace), signal it, or write to it except through
 the reply pipe, whose messages are only ever *data* to be compared outside.
+Candidates are forked from the template, not from the monitor, for two
+reasons: nothing the monitor has seen (other samples' answers, expected
+values) is ever in a candidate's memory, and the monitor's own work does not
+copy pages it shares with a live candidate (fork marks every page
+copy-on-write; the template touches almost none while a candidate runs).
 The monitor measures CPU time (the kernel's per-process clock), peak memory
 (VmHWM, reset before each call) and output size, and kills the candidate's
 whole pid namespace when a limit is passed.
@@ -29,6 +34,8 @@ import select
 import shutil
 import signal
 import _signal
+import socket
+import struct
 import sys
 import time
 import traceback
@@ -153,7 +160,7 @@ def sweep_strays() -> int:
     killed = 0
     me = os.getpid()
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in (1, me):
+        if entry.isdigit() and int(entry) not in (1, me, TEMPLATE.pid if TEMPLATE is not None else me):
             try:
                 os.kill(int(entry), signal.SIGKILL)
                 killed += 1
@@ -390,6 +397,138 @@ def send(fd: int, message: dict) -> None:
         os._exit(70)
 
 
+# ---------------------------------------------------------------- template
+
+SPAWN = struct.Struct("=IB")  # start message size, 1 = in a pid namespace of its own
+RECORD = struct.Struct("=Biiqqq")  # kind, pid, status (spawned: pid namespace used), utime us, stime us, maxrss KiB
+SPAWNED, EXITED = 1, 2
+
+
+class Usage:
+    """The parts of a candidate's rusage the monitor uses (the template reaps it)."""
+
+    __slots__ = ("ru_utime", "ru_stime", "ru_maxrss")
+
+    def __init__(self, utime_us: int, stime_us: int, maxrss_kib: int) -> None:
+        self.ru_utime, self.ru_stime, self.ru_maxrss = utime_us / 1e6, stime_us / 1e6, maxrss_kib
+
+
+def template_main(channel: socket.socket, pidns_fd: int | None) -> None:
+    """Fork a candidate for each start message; tell the monitor its pid, then its end. Never returns."""
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    live: dict[int, int] = {}  # pidfd -> pid
+    workdir = os.path.join(WORK_ROOT, "run")
+    while True:
+        ready, _, _ = select.select([channel, *live], [], [])
+        for fd in ready:
+            if fd is channel:
+                header, fds, _, _ = socket.recv_fds(channel, SPAWN.size, 8)
+                if len(header) != SPAWN.size or len(fds) != 5:
+                    os._exit(0)  # the monitor is gone
+                size, want_pidns = SPAWN.unpack(header)
+                # one buffer, wiped once the candidate has its copy: no later
+                # candidate finds an earlier one's program in this memory
+                body = bytearray(size)
+                view = memoryview(body)
+                done = 0
+                while done < size:
+                    got = channel.recv_into(view[done:])
+                    if not got:
+                        os._exit(0)
+                    done += got
+                own = bool(want_pidns) and pidns_fd is not None and libc.setns(pidns_fd, CLONE_NEWPID) == 0 and libc.unshare(CLONE_NEWPID) == 0
+                os.chdir(workdir)
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        channel.close()
+                        view.release()
+                        start = protocol.parse_body(body)
+                        del view, body
+                        candidate_main(start, fds[0], fds[1], (fds[2], fds[3], fds[4]), own)
+                    finally:
+                        os._exit(71)
+                view[:] = bytes(size)
+                view.release()
+                del view, body
+                for each in fds:
+                    os.close(each)
+                watch = os.pidfd_open(pid)
+                live[watch] = pid
+                handed = os.pidfd_open(pid)
+                socket.send_fds(channel, [RECORD.pack(SPAWNED, pid, int(own), 0, 0, 0)], [handed])
+                os.close(handed)
+            else:
+                pid = live.pop(fd)
+                os.close(fd)
+                _, status, usage = os.wait4(pid, 0)
+                channel.sendall(RECORD.pack(EXITED, pid, status, int(usage.ru_utime * 1e6), int(usage.ru_stime * 1e6), usage.ru_maxrss))
+
+
+class Template:
+    """The monitor's side of the template: spawn a candidate, learn how it ended."""
+
+    def __init__(self, pidns_fd: int | None) -> None:
+        self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                self.channel.close()
+                template_main(theirs, pidns_fd)
+            finally:
+                os._exit(72)
+        theirs.close()
+        self.exits: dict[int, tuple[int, Usage]] = {}
+        self.awaited = 0
+
+    def spawn(self, body: bytes, fds: list[int], own_pidns: bool) -> tuple[int, int, bool]:
+        """(pid, pidfd, in a pid namespace of its own) of a new candidate running ``body``."""
+        socket.send_fds(self.channel, [SPAWN.pack(len(body), int(own_pidns))], fds)
+        self.channel.sendall(body)
+        while True:
+            kind, pid, status, utime, stime, maxrss, pidfd = self._record(30.0)
+            if kind == SPAWNED:
+                if pidfd is None:
+                    raise RuntimeError("the template sent no pidfd")
+                self.awaited = pid
+                self.exits.clear()
+                return pid, pidfd, bool(status)
+
+    def exit_of(self, pid: int, timeout: float = 0.0) -> tuple[int, Usage] | None:
+        """The exit status and usage of candidate ``pid``, if the template has reaped it (waiting up to ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while pid not in self.exits:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.channel], [], [], max(0.0, left))
+            if not ready:
+                return None
+            self._record(1.0)
+        return self.exits[pid]
+
+    def _record(self, timeout: float) -> tuple:
+        data, fds = b"", []
+        deadline = time.monotonic() + timeout
+        while len(data) < RECORD.size:
+            ready, _, _ = select.select([self.channel], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise RuntimeError("the template did not answer")
+            chunk, more, _, _ = socket.recv_fds(self.channel, RECORD.size - len(data), 1)
+            if not chunk:
+                raise RuntimeError("the template is gone")
+            data += chunk
+            fds += more
+        kind, pid, status, utime, stime, maxrss = RECORD.unpack(data)
+        if kind == EXITED and pid == self.awaited:
+            self.exits[pid] = (status, Usage(utime, stime, maxrss))
+        return kind, pid, status, utime, stime, maxrss, (fds[0] if fds else None)
+
+
+TEMPLATE: Template | None = None
+
+
 # ---------------------------------------------------------------- monitor side
 
 
@@ -400,14 +539,16 @@ class Monitor:
     a fresh pid namespace, so it cannot see or signal the zygote.
     """
 
-    def __init__(self, start: dict, pidns_fd: int | None) -> None:
+    def __init__(self, start: dict, pidns_fd: int | None, body: bytes = b"") -> None:
         self.start = start
+        self.body = body  # the start message as it came, for the candidate to parse
         self.limits = start.get("limits", {})
         self.pidns_fd = pidns_fd
         self.own_pidns = pidns_fd is not None
         self.buffer = protocol.MessageBuffer()
         self.read_offsets = {"stdout": 0, "stderr": 0}
         self.candidate = 0
+        self.pidfd = -1
         self.exit_status: int | None = None
         self.rusage = None
         self.fds: list[int] = []
@@ -442,24 +583,14 @@ class Monitor:
         req_r, self.req_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
         self.fds += [self.req_w, self.rep_r]
-        if self.own_pidns:
-            # back to our own namespace, then a fresh sibling for this candidate
-            if libc.setns(self.pidns_fd, CLONE_NEWPID) != 0 or libc.unshare(CLONE_NEWPID) != 0:
-                self.own_pidns = False
-        cwd = os.getcwd()
-        os.chdir(workdir)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                for fd in self.fds:
-                    os.close(fd)
-                candidate_main(self.start, req_r, rep_w, (stdin_fd, stdout_fd, stderr_fd), self.own_pidns)
-            finally:
-                os._exit(71)
-        os.chdir(cwd)
+        assert TEMPLATE is not None
+        try:
+            pid, self.pidfd, self.own_pidns = TEMPLATE.spawn(self.body, [req_r, rep_w, stdin_fd, stdout_fd, stderr_fd], self.own_pidns)
+        finally:
+            for fd in (req_r, rep_w, stdin_fd, stdout_fd, stderr_fd):
+                os.close(fd)
+        self.fds.append(self.pidfd)
         self.candidate = pid
-        for fd in (req_r, rep_w, stdin_fd, stdout_fd, stderr_fd):
-            os.close(fd)
         try:
             self.status_fd = os.open("/proc/%d/status" % pid, os.O_RDONLY)
             self.fds.append(self.status_fd)
@@ -593,11 +724,7 @@ class Monitor:
         output_cap = int(self.limits.get("output_bytes", 1 << 20))
         interval = POLL_MIN
         verdict = None
-        try:
-            exit_fd = os.pidfd_open(pid)
-            self.fds.append(exit_fd)
-        except (AttributeError, OSError):
-            exit_fd = None
+        exit_fd = self.pidfd
         while not self.poll_exit():
             cpu = cpu_clock_ns(pid)
             if cpu is not None and cpu > cpu_budget:
@@ -684,22 +811,25 @@ class Monitor:
             return
         try:
             if self.own_pidns:
-                os.kill(self.candidate, signal.SIGKILL)  # PID 1 of its namespace: all die
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)  # PID 1 of its namespace: all die
             else:
                 os.killpg(self.candidate, signal.SIGKILL)
         except OSError:
             pass
         self.exit_status = -1
 
-    def poll_exit(self) -> bool:
+    def poll_exit(self, timeout: float = 0.0) -> bool:
+        """Has the candidate ended? Once it has, the template's record of it is awaited."""
         if self.exit_status is not None:
             return True
-        pid, status, rusage = os.wait4(self.candidate, os.WNOHANG)
-        if pid:
-            self.exit_status = status
-            self.rusage = rusage
-            return True
-        return False
+        ready, _, _ = select.select([self.pidfd], [], [], timeout)
+        if not ready:
+            return False
+        ended = TEMPLATE.exit_of(self.candidate, 5.0) if TEMPLATE is not None else None
+        if ended is None:
+            raise RuntimeError("the template did not report candidate %d's end" % self.candidate)
+        self.exit_status, self.rusage = ended
+        return True
 
     def await_reply(self, cpu_limit: float, wall_limit: float, cpu_start: int | None = None, started: int | None = None) -> dict:
         pid = self.candidate
@@ -742,9 +872,7 @@ class Monitor:
                     continue
                 if self.poll_exit() or not chunk:
                     # EOF: the candidate closed its end or died
-                    if not self.poll_exit():
-                        time.sleep(0.001)
-                        self.poll_exit() or self.kill()
+                    self.poll_exit(0.001) or self.kill()
                     verdict = self.classify_exit()
                     break
             now_cpu = cpu_clock_ns(pid)
@@ -976,10 +1104,13 @@ def main() -> None:
     CANDIDATE_STREAMS = candidate_streams()
     gc.collect()
     gc.freeze()
+    global TEMPLATE
+    TEMPLATE = Template(pidns_fd)
     protocol.write_message(1, {"op": "hello", "pid_namespace_per_run": pidns_fd is not None, "sandbox_pid": os.getpid(), "python": sys.version.split()[0]})
     while True:
         try:
-            request = protocol.read_message(0)
+            body = protocol.read_body(0)
+            request = protocol.parse_body(body)
         except protocol.ProtocolError:
             return
         if request.get("op") == "exit":
@@ -989,7 +1120,7 @@ def main() -> None:
         reap()
         failure = None
         try:
-            Monitor(request, pidns_fd).run()
+            Monitor(request, pidns_fd, body).run()
         except protocol.ProtocolError:
             return  # the supervisor is gone
         except BaseException as exc:  # the monitor failing is an infrastructure error
