@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 from dataclasses import replace
 
@@ -222,6 +223,27 @@ def test_worker_killed_from_outside_is_infra_error_or_recovers(sandbox):
         if worker.process is not None:
             os.killpg(worker.process.pid, signal.SIGKILL)
     assert sandbox.run(ADD, GOOD).passed
+
+
+def test_a_dead_template_costs_a_worker_restart_not_a_verdict():
+    """The process candidates are forked from dies between samples (as if the OOM
+    killer chose it): the next sample is not failed for it; the worker restarts."""
+    from assay.sandbox.pool import Sandbox
+    from conftest import descendants
+
+    with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as box:
+        assert box.run(ADD, GOOD).passed
+        worker = box._workers[0]
+        pythons = [pid for pid in descendants(worker.process.pid) if "zygote" in Path("/proc/%d/cmdline" % pid).read_bytes().decode(errors="replace")]
+        parents = {pid: int(Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[1]) for pid in pythons}
+        zygotes = [pid for pid in pythons if parents[pid] not in pythons]
+        templates = [pid for pid in pythons if parents[pid] in zygotes]  # (candidates are the template's children)
+        assert len(zygotes) == 1 and len(templates) == 1
+        started = worker.process.pid
+        os.kill(templates[0], signal.SIGKILL)
+        result = box.run(ADD, GOOD)
+        assert result.passed and not result.is_infra_error
+        assert worker.process.pid != started  # a fresh worker answered
 
 
 def test_infrastructure_failure_is_never_the_candidates(sandbox, monkeypatch):
