@@ -393,3 +393,13 @@ def test_a_candidate_finds_nothing_of_earlier_samples_in_its_memory():
         spy = box.run(secret_problem, scanner)
     assert spy.tests[0].status is Status.FAIL
     assert "'found 0'" in spy.tests[0].first_difference
+
+
+def test_a_candidate_that_exits_at_once_is_judged_not_lost(sandbox):
+    """Exiting while loading, before the monitor has looked at it, is the
+    candidate's failure, never an infrastructure error."""
+    for program in ("import os\nos._exit(0)\n", "import os\nos._exit(3)\n", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"):
+        for _ in range(5):
+            result = sandbox.run(ADD, program)
+            assert not result.is_infra_error, result.to_dict()
+            assert_contained(result, {Status.CRASH, Status.ERROR})
