@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import linecache
+import threading
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -426,15 +428,34 @@ class SampleRun:
         return verdict
 
 
+_UNENCODABLE = object()
+_encoded_expected: "OrderedDict[int, tuple[CallTest, Any]]" = OrderedDict()
+_encoded_lock = threading.Lock()
+
+
+def _expected_plain(test: CallTest) -> Any:
+    """``codec.encode(test.expected)``, once per test object (tests are shared by a problem's samples)."""
+    with _encoded_lock:
+        cached = _encoded_expected.get(id(test))
+        if cached is not None and cached[0] is test:
+            return cached[1]
+    try:
+        plain = codec.encode(test.expected)
+    except codec.Unencodable:
+        plain = _UNENCODABLE
+    with _encoded_lock:
+        _encoded_expected[id(test)] = (test, plain)
+        while len(_encoded_expected) > 65536:
+            _encoded_expected.popitem(last=False)
+    return plain
+
+
 def _expectations(tests: list[CallTest]) -> dict[int, Any]:
     """The plain data each exactly-compared test expects, by position (see ``Session.run_batch``)."""
     expected: dict[int, Any] = {}
     for index, test in enumerate(tests):
-        if test.comparison == "exact":
-            try:
-                expected[index] = codec.encode(test.expected)
-            except codec.Unencodable:
-                pass
+        if test.comparison == "exact" and (plain := _expected_plain(test)) is not _UNENCODABLE:
+            expected[index] = plain
     return expected
 
 
