@@ -535,8 +535,8 @@ TEMPLATE: Template | None = None
 class Monitor:
     """Runs one sample: starts the candidate, relays requests, enforces limits.
 
-    It runs in the zygote itself (no extra fork): the candidate is forked into
-    a fresh pid namespace, so it cannot see or signal the zygote.
+    It runs in the zygote itself (no extra fork); the template forks the
+    candidate into a fresh pid namespace, so it cannot see or signal either.
     """
 
     def __init__(self, start: dict, pidns_fd: int | None, body: bytes = b"") -> None:
