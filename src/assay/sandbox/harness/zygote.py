@@ -539,12 +539,11 @@ class Monitor:
     candidate into a fresh pid namespace, so it cannot see or signal either.
     """
 
-    def __init__(self, start: dict, pidns_fd: int | None, body: bytes = b"") -> None:
+    def __init__(self, start: dict, body: bytes, own_pidns: bool) -> None:
         self.start = start
         self.body = body  # the start message as it came, for the candidate to parse
         self.limits = start.get("limits", {})
-        self.pidns_fd = pidns_fd
-        self.own_pidns = pidns_fd is not None
+        self.own_pidns = own_pidns  # asked for; the template says whether it got one
         self.buffer = protocol.MessageBuffer()
         self.read_offsets = {"stdout": 0, "stderr": 0}
         self.candidate = 0
@@ -1058,7 +1057,9 @@ def clean_workdir() -> None:
 
 
 def reap() -> None:
-    """Collect candidates killed earlier (their namespaces tear down meanwhile)."""
+    """Collect what was reparented to us (we are a subreaper): a candidate's
+    children when it had no pid namespace of its own, or a dead template.
+    Candidates themselves are the template's children, and it reaps them."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -1066,23 +1067,6 @@ def reap() -> None:
             return
         if pid == 0:
             return
-
-
-def reap_while_idle(limit: float = 30.0) -> None:
-    """Reap the killed candidate as soon as its namespace is gone, unless work arrives."""
-    deadline = time.monotonic() + limit
-    interval = 0.0005
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid:
-            continue
-        readable, _, _ = select.select([0], [], [], interval)
-        if readable:
-            return
-        interval = min(0.05, interval * 2)
 
 
 def main() -> None:
@@ -1120,7 +1104,7 @@ def main() -> None:
         reap()
         failure = None
         try:
-            Monitor(request, pidns_fd, body).run()
+            Monitor(request, body, pidns_fd is not None).run()
         except protocol.ProtocolError:
             return  # the supervisor is gone
         except BaseException as exc:  # the monitor failing is an infrastructure error
@@ -1129,7 +1113,6 @@ def main() -> None:
         if failure:
             protocol.write_message(1, {"status": "infra_error", "message": failure})
         protocol.write_message(1, {"op": "done", "strays": strays})
-        reap_while_idle()
 
 
 if __name__ == "__main__":
