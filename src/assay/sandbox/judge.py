@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import linecache
-import threading
 import traceback
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -20,6 +18,7 @@ from assay.problems.model import CallTest, Problem, ScriptTest, StdioTest, Test
 from assay.sandbox.harness import codec
 from assay.sandbox.compare import approx_equal, first_difference, short_repr, stdout_difference, values_equal
 from assay.sandbox.limits import Limits
+from assay.sandbox.memo import IdentityMemo
 from assay.sandbox.script_replay import CallKey, ReplayMissed, ScriptCalls, call_key, script_builtins
 from assay.sandbox.verdict import Measurement, SampleResult, Status, TestVerdict
 from assay.sandbox.worker import InfraError, Reply, Session, Worker
@@ -429,25 +428,17 @@ class SampleRun:
 
 
 _UNENCODABLE = object()
-_encoded_expected: "OrderedDict[int, tuple[CallTest, Any]]" = OrderedDict()
-_encoded_lock = threading.Lock()
 
 
-def _expected_plain(test: CallTest) -> Any:
-    """``codec.encode(test.expected)``, once per test object (tests are shared by a problem's samples)."""
-    with _encoded_lock:
-        cached = _encoded_expected.get(id(test))
-        if cached is not None and cached[0] is test:
-            return cached[1]
+def _encode_expected(test: CallTest) -> Any:
     try:
-        plain = codec.encode(test.expected)
+        return codec.encode(test.expected)
     except codec.Unencodable:
-        plain = _UNENCODABLE
-    with _encoded_lock:
-        _encoded_expected[id(test)] = (test, plain)
-        while len(_encoded_expected) > 65536:
-            _encoded_expected.popitem(last=False)
-    return plain
+        return _UNENCODABLE
+
+
+# a test's expected plain data, once per test object (tests are shared by a problem's samples)
+_expected_plain: IdentityMemo[CallTest, Any] = IdentityMemo(_encode_expected, size=65536)
 
 
 def _expectations(tests: list[CallTest]) -> dict[int, Any]:

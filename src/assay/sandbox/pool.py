@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
-from collections import OrderedDict
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -16,6 +15,7 @@ from assay.sandbox.cgroups import CgroupLimiter
 from assay.sandbox.isolation import IsolationPlan, plan, warn_missing
 from assay.sandbox.judge import RunPolicy, SampleRun
 from assay.sandbox.limits import Limits
+from assay.sandbox.memo import IdentityMemo
 from assay.sandbox.script_replay import ScriptCalls
 from assay.sandbox.verdict import SampleResult, Status, TestVerdict
 from assay.sandbox.worker import InfraError, Worker
@@ -28,23 +28,16 @@ def wall_for_cpu(cpu_seconds: float) -> float:
     return 1.5 * cpu_seconds + 0.25
 
 
-_digests: "OrderedDict[int, tuple[Problem, str]]" = OrderedDict()
-_digests_lock = threading.Lock()
+def _digest(problem: Problem) -> str:
+    return hashlib.sha256(repr((problem.reference, problem.tests)).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_digests: IdentityMemo[Problem, str] = IdentityMemo(_digest)
 
 
 def calibration_key(problem: Problem) -> tuple[str, str]:
     """Limits are calibrated per problem: its id and a digest of its reference and tests."""
-    with _digests_lock:
-        cached = _digests.get(id(problem))
-        if cached is not None and cached[0] is problem:
-            _digests.move_to_end(id(problem))
-            return problem.task_id, cached[1]
-    digest = hashlib.sha256(repr((problem.reference, problem.tests)).encode("utf-8", "surrogatepass")).hexdigest()
-    with _digests_lock:
-        _digests[id(problem)] = (problem, digest)
-        while len(_digests) > 4096:
-            _digests.popitem(last=False)
-    return problem.task_id, digest
+    return problem.task_id, _digests(problem)
 
 
 class Sandbox:
