@@ -44,3 +44,26 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             stack.append(child)
     return found
+
+
+class SentMessages(list):
+    """The messages the supervisor sent its sandbox workers, in order."""
+
+    def of(self, op: str) -> list[dict]:
+        return [m for m in self if m.get("op") == op]
+
+
+@pytest.fixture
+def sent(monkeypatch) -> SentMessages:
+    """Every message sent to any sandbox worker while the test runs."""
+    from assay.sandbox.worker import Worker
+
+    messages = SentMessages()
+    original = Worker.send
+
+    def recording(self, message):
+        messages.append(message)
+        return original(self, message)
+
+    monkeypatch.setattr(Worker, "send", recording)
+    return messages

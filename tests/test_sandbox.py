@@ -119,22 +119,6 @@ def test_tests_after_a_timeout_are_skipped_or_rerun(sandbox):
 FOUR = Problem("t/four", "", "f", tests=tuple(CallTest("t%d" % i, (i,), i * 10) for i in range(4)))
 
 
-def _starts(sandbox, monkeypatch) -> list[dict]:
-    """Every start message the sandbox's workers are sent from now on."""
-    from assay.sandbox.worker import Worker
-
-    sent: list[dict] = []
-    original = Worker.send
-
-    def send(self, message):
-        if message.get("op") == "start":
-            sent.append(message)
-        return original(self, message)
-
-    monkeypatch.setattr(Worker, "send", send)
-    return sent
-
-
 def test_stop_at_first_failure_skips_what_follows_a_wrong_answer_in_the_sandbox(sandbox):
     from assay.sandbox.judge import RunPolicy
 
@@ -157,18 +141,17 @@ def test_stop_at_first_failure_stops_at_an_exception_too(sandbox):
     assert [t.status for t in result.tests] == [Status.PASS, Status.ERROR, Status.SKIPPED, Status.SKIPPED]
 
 
-def test_an_answer_written_differently_is_not_a_failure_the_rest_runs_afresh(sandbox, monkeypatch):
+def test_an_answer_written_differently_is_not_a_failure_the_rest_runs_afresh(sandbox, sent):
     from assay.sandbox.judge import RunPolicy
 
     problem = Problem("t/dict", "", "f", tests=tuple(CallTest("t%d" % i, (i,), {"a": i, "b": 0}) for i in range(3)))
     # the same dict built in another order: equal, but its plain data lists the keys otherwise
     program = "def f(x):\n    return {'b': 0, 'a': x} if x == 0 else {'a': x, 'b': 0}\n"
-    starts = _starts(sandbox, monkeypatch)
     result = sandbox.run(problem, program, policy=RunPolicy(stop_at_first_failure=True))
     assert result.passed and [t.status for t in result.tests] == [Status.PASS] * 3
     # stopped after the first call (its encoding differed), the other two ran on a fresh candidate
-    assert [len(s["calls"]) for s in starts] == [3, 2]
-    assert all(s["expect"] for s in starts)
+    assert [len(s["calls"]) for s in sent.of("start")] == [3, 2]
+    assert all(s["expect"] for s in sent.of("start"))
 
 
 def test_expected_values_never_reach_the_candidate(sandbox):
