@@ -458,9 +458,8 @@ def template_main(channel: socket.socket, pidns_fd: int | None) -> None:
                     os.close(each)
                 watch = os.pidfd_open(pid)
                 live[watch] = pid
-                handed = os.pidfd_open(pid)
-                socket.send_fds(channel, [RECORD.pack(SPAWNED, pid, int(own), 0, 0, 0)], [handed])
-                os.close(handed)
+                # the monitor receives its own copy of the descriptor
+                socket.send_fds(channel, [RECORD.pack(SPAWNED, pid, int(own), 0, 0, 0)], [watch])
             else:
                 pid = live.pop(fd)
                 os.close(fd)
