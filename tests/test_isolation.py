@@ -107,3 +107,35 @@ def test_python_living_under_tmp_is_visible_and_its_binds_survive_candidates(tmp
         assert runs == {name: True for name in runs} and len(runs) == 6, runs
     finally:
         subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_the_zygote_loads_its_harness_from_bytecode(tmp_path):
+    """Compiling in the zygote leaves the compiler's garbage in every candidate's fork; the image is never compiled there."""
+    from assay.sandbox.harness_image import ENTRY, HARNESS_SOURCE, harness_image
+
+    image = harness_image()
+    modules = sorted(p.stem for p in HARNESS_SOURCE.glob("*.py"))
+    assert modules and all((image / f"{m}.py").read_text() == (HARNESS_SOURCE / f"{m}.py").read_text() for m in modules)
+    # import every harness module with compiling forbidden: they must come from the bytecode
+    probe = (
+        "import importlib._bootstrap_external as ext, sys\n"
+        "def refuse(*a, **k):\n    raise SystemExit('compiled from source: %r' % (a[1:2],))\n"
+        "ext.SourceLoader.source_to_code = refuse\n"
+        f"sys.path.insert(0, {str(image)!r})\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-s", "-B", "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.stdout.strip() == "ok", done.stdout + done.stderr
+    assert (image / ENTRY).read_text().split() == ["import", "zygote", "zygote.main()"]
+
+
+def test_workers_start_the_zygote_through_the_compiled_image():
+    from assay.sandbox.harness_image import ENTRY, harness_image
+
+    if isolation.find_bwrap() is not None:
+        command = isolation.bwrap_command(isolation.find_bwrap())
+        bound = [(command[i + 1], command[i + 2]) for i, arg in enumerate(command) if arg == "--ro-bind"]
+        assert (str(harness_image()), isolation.HARNESS_MOUNT) in bound
+        assert command[-2] == isolation.HARNESS_MOUNT + "/" + ENTRY
+    assert isolation.unsandboxed_command("/tmp/w")[3] == str(harness_image() / ENTRY)

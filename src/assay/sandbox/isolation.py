@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-HARNESS_DIR = Path(__file__).parent / "harness"
+from assay.sandbox.harness_image import ENTRY, harness_image
+
 HARNESS_MOUNT = "/opt/assay-harness"
 TMP_SIZE = 256 * 1024 * 1024
 
@@ -118,18 +119,18 @@ def bwrap_command(bwrap: str) -> list[str]:
         cmd += ["--ro-bind", root, root]
     for mask in data_masks(bound):
         cmd += ["--tmpfs", mask]
-    cmd += ["--ro-bind", str(HARNESS_DIR), HARNESS_MOUNT]
+    cmd += ["--ro-bind", str(harness_image()), HARNESS_MOUNT]
     cmd += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     cmd += ["--remount-ro", "/"]  # only /tmp (wiped between samples) is writable
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
-    cmd += ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/zygote.py", "--sandboxed"]
+    cmd += ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/" + ENTRY, "--sandboxed"]
     return cmd
 
 
 def unsandboxed_command(work_root: str) -> list[str]:
     """Without bubblewrap: the zygote works only inside ``work_root``, a private temporary directory."""
-    return [python_executable(), "-s", "-B", str(HARNESS_DIR / "zygote.py"), "--work-root", work_root]
+    return [python_executable(), "-s", "-B", str(harness_image() / ENTRY), "--work-root", work_root]
 
 
 @lru_cache(maxsize=1)
