@@ -61,9 +61,9 @@ def sent(monkeypatch) -> SentMessages:
     messages = SentMessages()
     original = Worker.send
 
-    def recording(self, message):
-        messages.append(message)
-        return original(self, message)
+    def recording(self, *sent_together):
+        messages.extend(sent_together)
+        return original(self, *sent_together)
 
     monkeypatch.setattr(Worker, "send", recording)
     return messages

@@ -155,7 +155,7 @@ def test_an_answer_written_differently_is_not_a_failure_the_rest_runs_afresh(san
 
 
 def test_expected_values_never_reach_the_candidate(sandbox):
-    """The monitor learns what to stop at after the fork: nothing in the candidate's
+    """The monitor learns what to stop at, the candidate never does: nothing in its
     memory (objects, frames) holds an expected value, though its own arguments are there."""
     from assay.sandbox.judge import RunPolicy
 

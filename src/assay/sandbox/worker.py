@@ -177,11 +177,11 @@ class Worker:
 
     # -------------------------------------------------------------- messages
 
-    def send(self, message: dict) -> None:
+    def send(self, *messages: dict) -> None:
         if not self.alive:
             raise InfraError("sandbox worker is not running (%s)" % self.diagnostics())
         try:
-            protocol.write_message(self.process.stdin.fileno(), message)
+            protocol.write_message(self.process.stdin.fileno(), *messages)
         except (OSError, ValueError) as exc:
             raise InfraError("sandbox worker stopped accepting requests: %s" % exc) from exc
 
@@ -311,15 +311,19 @@ class Session:
         With ``expect`` (streamed, not kept open), the batch stops at the
         first call that raises, or whose answer's plain data (``codec.encode``)
         differs from ``expect[index]``; ``stopped_at`` is then that call's
-        index. The monitor receives the expected values only after the
-        candidate exists, so they are never in its memory.
+        index. The monitor reads the expected values only after the
+        candidate exists, and candidates are forked from the template,
+        which never receives them: they are never in a candidate's memory.
         """
         self.worker.ensure_started()
         keep_open = keep_open and stream
         checked = expect is not None and stream and not keep_open
-        self.worker.send({"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls, "stream": stream, "windows": not stream, "open": keep_open, "expect": checked})
+        start = {"op": "start", "program": self.program, "main": False, "stdin": None, "limits": self._limits_message(), "calls": calls, "stream": stream, "windows": not stream, "open": keep_open, "expect": checked}
         if checked:
-            self.worker.send({"op": "expect", "values": [[index, value] for index, value in expect.items()]})
+            # one write; the monitor reads the values only once the template has forked the candidate
+            self.worker.send(start, {"op": "expect", "values": [[index, value] for index, value in expect.items()]})
+        else:
+            self.worker.send(start)
         budget = self.limits.wall_seconds + sum(c["wall_seconds"] for c in calls) + REPLY_MARGIN
         message = self.worker.receive(budget)
         if message.get("status") == "infra_error":

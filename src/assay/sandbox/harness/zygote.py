@@ -619,7 +619,7 @@ class Monitor:
         protocol.write_message(1, reply)
 
     def relay_calls(self) -> None:
-        # Expected outputs come after the fork, so they never exist in the candidate's memory.
+        # Read only now that the candidate exists; it was forked from the template, which never sees them.
         expect = self.read_expectations() if self.start.get("expect") else None
         load = self.await_reply(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
         if "calls" in self.start and self.start.get("stream"):
