@@ -87,6 +87,7 @@ class Worker:
         self.samples_run = 0
         self.lock = threading.Lock()
         self._log = tempfile.TemporaryFile()
+        self._pending = protocol.MessageBuffer()  # read from the worker, not yet taken
         self._work_root: tempfile.TemporaryDirectory | None = None
 
     # -------------------------------------------------------------- lifecycle
@@ -108,6 +109,7 @@ class Worker:
             # room for the zygote and monitor on top of the candidate's own limits
             self.groups = self.cgroups.create(group_name(self.index), self.limits.memory_bytes + (512 << 20), self.limits.processes + 16)
         env = dict(SANDBOX_ENV) if not self.isolation.bwrap else {"PATH": SANDBOX_ENV["PATH"]}
+        self._pending = protocol.MessageBuffer()
         try:
             self.process = subprocess.Popen(
                 self.command(),
@@ -190,33 +192,31 @@ class Worker:
             raise InfraError("sandbox worker is not running")
         fd = self.process.stdout.fileno()
         deadline = time.monotonic() + timeout
-        header = self._read_exactly(fd, protocol.HEADER.size, deadline)
-        (size,) = protocol.HEADER.unpack(header)
-        if size > protocol.MAX_MESSAGE:
-            raise InfraError("sandbox worker sent an oversized message")
-        try:
-            message = protocol.parse_body(self._read_exactly(fd, size, deadline))
-        except protocol.ProtocolError as exc:
-            raise InfraError(str(exc)) from exc
-        if not isinstance(message, dict):
-            raise InfraError("sandbox worker sent a malformed message")
-        return message
-
-    def _read_exactly(self, fd: int, size: int, deadline: float) -> bytes:
-        chunks, remaining = [], size
-        while remaining:
+        while True:
+            try:
+                body = self._pending.pop_body()
+            except protocol.ProtocolError as exc:
+                raise InfraError("sandbox worker sent an oversized message") from exc
+            if body is not None:
+                break
             left = deadline - time.monotonic()
             if left <= 0:
                 raise InfraError("sandbox worker did not answer in time")
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
-            chunk = os.read(fd, remaining)
+            # whatever is there: an answer and the "done" after it usually come in one read
+            chunk = os.read(fd, max(1 << 16, min(self._pending.missing(), 1 << 24)))
             if not chunk:
                 raise InfraError("sandbox worker died (%s)" % self.diagnostics())
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            self._pending.feed(chunk)
+        try:
+            message = protocol.parse_body(body)
+        except protocol.ProtocolError as exc:
+            raise InfraError(str(exc)) from exc
+        if not isinstance(message, dict):
+            raise InfraError("sandbox worker sent a malformed message")
+        return message
 
     def receive(self, timeout: float) -> dict:
         return self._read(timeout)

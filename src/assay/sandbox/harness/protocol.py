@@ -55,7 +55,8 @@ def read_message(fd: int) -> Any:
 
 def parse_body(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        # UTF-8 only (what write_message sends): json.loads would first guess among five encodings
+        return json.loads(body.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("malformed message: %s" % exc) from None
 
@@ -69,7 +70,8 @@ class MessageBuffer:
     def feed(self, chunk: bytes) -> None:
         self._data += chunk
 
-    def pop(self) -> Any | None:
+    def pop_body(self) -> bytes | None:
+        """The next whole message's body, unparsed, or None if it has not all arrived."""
         if len(self._data) < HEADER.size:
             return None
         (size,) = HEADER.unpack_from(self._data)
@@ -80,8 +82,41 @@ class MessageBuffer:
             return None
         body = bytes(self._data[HEADER.size : end])
         del self._data[:end]
-        return parse_body(body)
+        return body
+
+    def pop(self) -> Any | None:
+        body = self.pop_body()
+        return None if body is None else parse_body(body)
+
+    def missing(self) -> int:
+        """Bytes still to come for the next message to be whole (at least one)."""
+        if len(self._data) < HEADER.size:
+            return HEADER.size - len(self._data)
+        (size,) = HEADER.unpack_from(self._data)
+        return max(1, HEADER.size + size - len(self._data))
 
     @property
     def pending(self) -> int:
         return len(self._data)
+
+
+class Reader:
+    """Blocking reads of whole messages from ``fd``: one read takes whatever the
+    writer wrote together (e.g. two messages), not a header and a body apart."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = MessageBuffer()
+
+    def body(self) -> bytes:
+        while True:
+            body = self.pending.pop_body()
+            if body is not None:
+                return body
+            chunk = os.read(self.fd, max(1 << 16, min(self.pending.missing(), 1 << 20)))
+            if not chunk:
+                raise ProtocolError("peer closed the channel")
+            self.pending.feed(chunk)
+
+    def message(self) -> Any:
+        return parse_body(self.body())

@@ -526,6 +526,7 @@ class Template:
 
 
 TEMPLATE: Template | None = None
+REQUESTS = protocol.Reader(0)  # the supervisor's messages
 
 
 # ---------------------------------------------------------------- monitor side
@@ -650,7 +651,7 @@ class Monitor:
     def relay_requests(self) -> None:
         """Lock-step: one call at a time, or a further streamed batch ("calls")."""
         while self.exit_status is None:
-            request = protocol.read_message(0)
+            request = REQUESTS.message()
             op = request.get("op")
             if op == "call":
                 protocol.write_message(1, self.call(request))
@@ -666,7 +667,7 @@ class Monitor:
 
     def read_expectations(self) -> dict:
         """{call index: expected plain-data value}: the calls to stop at if they answer otherwise."""
-        message = protocol.read_message(0)
+        message = REQUESTS.message()
         if not isinstance(message, dict) or message.get("op") != "expect" or not isinstance(message.get("values"), list):
             raise protocol.ProtocolError("expected the calls' expected values")
         return {pair[0]: pair[1] for pair in message["values"] if isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int}
@@ -1108,7 +1109,7 @@ def main() -> None:
     protocol.write_message(1, {"op": "hello", "pid_namespace_per_run": pidns_fd is not None, "sandbox_pid": os.getpid(), "python": sys.version.split()[0]})
     while True:
         try:
-            body = protocol.read_body(0)
+            body = REQUESTS.body()
             request = protocol.parse_body(body)
         except protocol.ProtocolError:
             return
