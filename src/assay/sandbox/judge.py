@@ -21,7 +21,7 @@ from assay.sandbox.limits import Limits
 from assay.sandbox.memo import IdentityMemo
 from assay.sandbox.script_replay import CallKey, ReplayMissed, ScriptCalls, call_key, script_builtins
 from assay.sandbox.verdict import Measurement, SampleResult, Status, TestVerdict
-from assay.sandbox.worker import InfraError, Reply, Session, Worker
+from assay.sandbox.worker import InfraError, Reply, Session, Worker, encode_arguments
 
 FATAL = {"timeout", "memory", "output_limit", "crash"}
 REPLY_STATUS = {
@@ -207,7 +207,7 @@ class SampleRun:
                 break
             session = Session(self.worker, self.program, self.limits)
             cpu = self.limits.cpu_seconds
-            calls = [session.call_message(t.function or self.problem.entry_point, t.args, t.kwargs, cpu, self._wall_for(cpu)) for t in remaining]
+            calls = [session.encoded_call_message(t.function or self.problem.entry_point, _arguments_plain(t), cpu, self._wall_for(cpu)) for t in remaining]
             load_reply, replies = session.run_batch(calls, expect=_expectations(remaining) if self.policy.stop_at_first_failure else None)
             self.cpu_spent_ns += load_reply.measurement.cpu_ns
             if load_reply.status != "ok":
@@ -439,6 +439,7 @@ def _encode_expected(test: CallTest) -> Any:
 
 # a test's expected plain data, once per test object (tests are shared by a problem's samples)
 _expected_plain: IdentityMemo[CallTest, Any] = IdentityMemo(_encode_expected, size=65536)
+_arguments_plain: IdentityMemo[CallTest, tuple[Any, Any]] = IdentityMemo(lambda test: encode_arguments(test.args, test.kwargs), size=65536)
 
 
 def _expectations(tests: list[CallTest]) -> dict[int, Any]:

@@ -222,6 +222,11 @@ class Worker:
         return self._read(timeout)
 
 
+def encode_arguments(args: tuple, kwargs: dict | None = None) -> tuple[Any, Any]:
+    """A call's positional and keyword arguments as the plain data a call message carries."""
+    return codec.encode(list(args)), codec.encode(dict(kwargs or {}))
+
+
 class Session:
     """One program loaded in a worker: load once, call many times, then end."""
 
@@ -256,11 +261,15 @@ class Session:
         return reply
 
     def call_message(self, function: str, args: tuple, kwargs: dict | None = None, cpu_seconds: float | None = None, wall_seconds: float | None = None) -> dict:
+        return self.encoded_call_message(function, encode_arguments(args, kwargs), cpu_seconds, wall_seconds)
+
+    def encoded_call_message(self, function: str, arguments: tuple[Any, Any], cpu_seconds: float | None = None, wall_seconds: float | None = None) -> dict:
+        """A call whose ``arguments`` are already ``encode_arguments``' plain data."""
         return {
             "op": "call",
             "fn": function,
-            "args": codec.encode(list(args)),
-            "kwargs": codec.encode(dict(kwargs or {})),
+            "args": arguments[0],
+            "kwargs": arguments[1],
             "cpu_seconds": cpu_seconds if cpu_seconds is not None else self.limits.cpu_seconds,
             "wall_seconds": wall_seconds if wall_seconds is not None else self.limits.wall_seconds,
         }

@@ -551,6 +551,7 @@ class Monitor:
         self.exit_status: int | None = None
         self.rusage = None
         self.fds: list[int] = []
+        self.rss_seen: int | None = None  # peak memory as of the last read from the reply pipe
         # lock-step batches of cost measurements: each call's CPU time is its own window
         self.windows = bool(start.get("windows")) and not start.get("stream")
 
@@ -783,6 +784,7 @@ class Monitor:
         return self.await_reply(cpu, wall, cpu_start, started)
 
     def reset_peak_rss(self) -> None:
+        self.rss_seen = None
         if self.clear_refs_fd is not None:
             try:
                 os.write(self.clear_refs_fd, b"5")
@@ -859,6 +861,7 @@ class Monitor:
                     chunk = b""
                 if chunk:
                     self.buffer.feed(chunk)
+                    self.rss_seen = None
                     try:
                         message = self.buffer.pop()
                         while self.windows and isinstance(message, dict) and message.get("mark") in ("start", "end") and len(message) == 1:
@@ -894,8 +897,12 @@ class Monitor:
         if now_cpu is not None:
             cpu_used = now_cpu - cpu_start
         wall_used = time.monotonic_ns() - started
-        rss = self.peak_rss()
-        if verdict is None and self.output_size() > output_cap:
+        if self.rss_seen is None or verdict is not None:
+            # replies that came in one read share one look at the peak (streamed, it is the peak so far)
+            self.rss_seen = self.peak_rss()
+        rss = self.rss_seen
+        sizes = self.output_sizes()
+        if verdict is None and sum(sizes) > output_cap:
             verdict = {"status": "output_limit", "message": "printed more than %d bytes" % output_cap}
         marks = None
         if verdict is not None:
@@ -917,8 +924,8 @@ class Monitor:
             reply["cpu_after_ns"] = max(0, cpu_start + cpu_used - end)  # encoding the result
         reply["wall_ns"] = wall_used
         reply["peak_rss"] = rss
-        reply["stdout"], reply["stdout_truncated"] = self.read_new("stdout", marks[0])
-        reply["stderr"], reply["stderr_truncated"] = self.read_new("stderr", marks[1])
+        reply["stdout"], reply["stdout_truncated"] = self.read_new("stdout", marks[0], sizes[0])
+        reply["stderr"], reply["stderr_truncated"] = self.read_new("stderr", marks[1], sizes[1])
         reply["alive"] = self.exit_status is None
         return reply
 
@@ -954,14 +961,19 @@ class Monitor:
         return self.rusage.ru_utime + self.rusage.ru_stime >= float(self.limits.get("sample_cpu_seconds", 60)) - 0.05
 
     def output_size(self) -> int:
-        return sum(os.fstat(fd).st_size for fd in self.out_fds.values())
+        return sum(self.output_sizes())
 
-    def read_new(self, stream: str, upto: int | None = None) -> tuple[str, bool]:
-        """Output written since the last read (up to ``upto`` bytes into the file, if given)."""
+    def output_sizes(self) -> tuple[int, int]:
+        return os.fstat(self.out_fds["stdout"]).st_size, os.fstat(self.out_fds["stderr"]).st_size
+
+    def read_new(self, stream: str, upto: int | None = None, size: int | None = None) -> tuple[str, bool]:
+        """Output written since the last read (up to ``upto`` bytes into the file, if given;
+        ``size``: the file's size, if just looked up)."""
         cap = int(self.limits.get("report_output_bytes", 8192))
         fd = self.out_fds[stream]
         offset = self.read_offsets[stream]
-        size = os.fstat(fd).st_size
+        if size is None:
+            size = os.fstat(fd).st_size
         if upto is not None:
             size = min(size, max(upto, offset))
         if size <= offset:
