@@ -1,7 +1,7 @@
 """The rewards bench: rewards per second and latency, in-process, over HTTP, on Ray,
 against a process-per-sample scorer in the style of verl's ``prime_code``.
 
-    python bench/bench_rewards.py [--quick] [--rounds 3] [--concurrency 1,4,16] [--no-ray] [--no-docs]
+    python bench/bench_rewards.py [--quick] [--rounds 5] [--concurrency 1,4,16] [--no-ray] [--no-docs]
 
 Samples: the 164 HumanEval canonical solutions and as many near-miss mutants
 of them (bench/data/humaneval_mixed.jsonl, made by bench/mutants.py, one per
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,4,16", help="client concurrencies (default 1,4,16)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="sandbox workers (default: cores)")
     parser.add_argument("--quick", action="store_true", help="80 samples instead of 328")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; paths interleaved, order rotated, median rate reported (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; paths interleaved, order rotated, median rate reported (default 5)")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--no-valgrind", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write_docs(report, command, items, rows, levels, efficiency, meter, vg, agree, cores, args, load_before, load_after, http_rss, ray_startup, ratio_lines, dropped, overhead) -> None:
+def write_docs(report, command, items, rows, levels, efficiency, meter, vg, agree, cores, args, load_before, load_after, http_rss, ray_startup, ratio_lines, dropped, overhead, runs) -> None:
     table_rows = []
     for m in rows:
         table_rows.append([
@@ -438,6 +438,12 @@ def write_docs(report, command, items, rows, levels, efficiency, meter, vg, agre
         "over rounds, latencies are pooled over them.",
         "",
         report.table(["path", "c", "rewards/s", "p50 ms", "p99 ms"], table_rows, "llrrr"),
+        "",
+        "<details><summary>Every round (rewards/s)</summary>",
+        "",
+        report.table(["path", "c"] + [f"round {r + 1}" for r in range(args.rounds)], [[name, str(c)] + [f"{m.rate:.1f}" for m in measured] for (name, c), measured in runs.items()], "ll" + "r" * args.rounds),
+        "",
+        "</details>",
         "",
         "Ratios: " + "; ".join(ratio_lines) + ".",
         "",
