@@ -552,6 +552,8 @@ class Monitor:
         self.rusage = None
         self.fds: list[int] = []
         self.rss_seen: int | None = None  # peak memory as of the last read from the reply pipe
+        # the run's last answer, sent with "done" once the candidate is cleared away (one wake-up for the supervisor)
+        self.final: dict | None = None
         # lock-step batches of cost measurements: each call's CPU time is its own window
         self.windows = bool(start.get("windows")) and not start.get("stream")
 
@@ -618,7 +620,7 @@ class Monitor:
     def relay_exec(self, workdir: str) -> None:
         reply = self.await_exit(self.limits.get("cpu_seconds", 4.0), self.limits.get("wall_seconds", 12.0))
         reply["files"] = self.collect(workdir, self.start.get("collect") or [])
-        protocol.write_message(1, reply)
+        self.final = reply
 
     def relay_calls(self) -> None:
         # Read only now that the candidate exists; it was forked from the template, which never sees them.
@@ -630,9 +632,10 @@ class Monitor:
             answer = {"load": load, "calls": replies}
             if expect is not None and replies and replies[-1].get("stopped"):
                 answer["stopped"] = len(replies) - 1
-            protocol.write_message(1, answer)
             if not self.start.get("open"):
+                self.final = answer
                 return
+            protocol.write_message(1, answer)
             self.relay_requests()  # the supervisor may stream more calls to this candidate
             return
         if "calls" in self.start:
@@ -644,7 +647,7 @@ class Monitor:
                 replies.append(self.call(request))
                 if not replies[-1]["alive"]:
                     break
-            protocol.write_message(1, {"load": load, "calls": replies})
+            self.final = {"load": load, "calls": replies}
             return
         protocol.write_message(1, load)
         self.relay_requests()
@@ -1131,16 +1134,18 @@ def main() -> None:
             continue  # e.g. an "end" for a sample whose candidate already died
         reap()
         failure = None
+        monitor = Monitor(request, body, pidns_fd is not None)
         try:
-            Monitor(request, body, pidns_fd is not None).run()
+            monitor.run()
         except protocol.ProtocolError:
             return  # the supervisor is gone
         except BaseException as exc:  # the monitor failing is an infrastructure error
             failure = "monitor failed: %r" % (exc,)
         strays = sweep_strays() if in_sandbox and pidns_fd is None else 0
+        last = [monitor.final] if monitor.final is not None else []
         if failure:
-            protocol.write_message(1, {"status": "infra_error", "message": failure})
-        protocol.write_message(1, {"op": "done", "strays": strays})
+            last.append({"status": "infra_error", "message": failure})
+        protocol.write_message(1, *last, {"op": "done", "strays": strays})
 
 
 if __name__ == "__main__":
