@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 import signal
@@ -401,3 +402,22 @@ def test_worker_is_free_again_while_a_batched_sample_is_judged(monkeypatch):
     with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as box:
         assert box.run(ADD, GOOD).passed
         assert free_while_judging == [1, 1]  # both tests compared after the only worker went back
+
+
+def test_a_pool_with_one_worker_per_cpu_keeps_each_worker_on_its_cpu():
+    from assay.sandbox.pool import Sandbox, worker_cpus
+
+    cpus = sorted(os.sched_getaffinity(0))
+    assert worker_cpus(len(cpus), None) == cpus
+    assert worker_cpus(len(cpus) + 1, None) is None and worker_cpus(len(cpus), False) is None
+    assert worker_cpus(len(cpus) + 1, True) == cpus + cpus[:1]
+    problem = Problem("t/cpus", "", "where", tests=(CallTest("t", (), None),))
+    program = "import os\ndef where():\n    print(sorted(os.sched_getaffinity(0)))\n"
+    for pin, expected in ((None, [[c] for c in cpus]), (False, [cpus] * len(cpus))):
+        with Sandbox(workers=len(cpus), limits=FAST_LIMITS, calibrate=False, pin=pin) as box:
+            seen = []
+            for worker in box._workers:  # each worker in turn, not whichever is free
+                result = box._run_on(worker, problem, program, FAST_LIMITS, box.policy)
+                assert result.passed, result.to_dict()
+                seen.append(json.loads(result.tests[0].stdout))
+            assert seen == expected

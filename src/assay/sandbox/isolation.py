@@ -99,7 +99,11 @@ def python_executable() -> str:
     return os.path.normpath(os.path.abspath(sys.executable))
 
 
-def bwrap_command(bwrap: str) -> list[str]:
+def zygote_arguments(cpu: int | None) -> list[str]:
+    return [] if cpu is None else ["--cpu", str(cpu)]
+
+
+def bwrap_command(bwrap: str, cpu: int | None = None) -> list[str]:
     cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     # The private /tmp comes first, so that a Python or checkout living under
     # /tmp is bound over it rather than hidden by it; the zygote keeps the
@@ -124,13 +128,13 @@ def bwrap_command(bwrap: str) -> list[str]:
     cmd += ["--remount-ro", "/"]  # only /tmp (wiped between samples) is writable
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
-    cmd += ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/" + ENTRY, "--sandboxed"]
+    cmd += ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/" + ENTRY, "--sandboxed", *zygote_arguments(cpu)]
     return cmd
 
 
-def unsandboxed_command(work_root: str) -> list[str]:
+def unsandboxed_command(work_root: str, cpu: int | None = None) -> list[str]:
     """Without bubblewrap: the zygote works only inside ``work_root``, a private temporary directory."""
-    return [python_executable(), "-s", "-B", str(harness_image() / ENTRY), "--work-root", work_root]
+    return [python_executable(), "-s", "-B", str(harness_image() / ENTRY), "--work-root", work_root, *zygote_arguments(cpu)]
 
 
 @lru_cache(maxsize=1)

@@ -40,6 +40,25 @@ def calibration_key(problem: Problem) -> tuple[str, str]:
     return problem.task_id, _digests(problem)
 
 
+def worker_cpus(workers: int, pin: bool | None) -> list[int] | None:
+    """The CPU each worker keeps to, or None to let the kernel place them.
+
+    A worker's processes (monitor, template, candidate) take turns, so one
+    CPU serves them all, and keeping them there spares the cross-CPU wake-ups
+    and TLB flushes of each fork and exit: 8-10% more rewards/s here with
+    every worker busy, ~5% fewer for a lone client waiting on one reward at a
+    time (the monitor no longer reads replies on another CPU while the
+    candidate runs). By default (``pin=None``) only a pool with one worker per
+    CPU it may use is pinned: a smaller pool cannot know which CPUs other
+    pools take. Pinning is for speed, not isolation: a candidate may widen
+    its own affinity.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if pin is False or (pin is None and workers != len(cpus)):
+        return None
+    return [cpus[i % len(cpus)] for i in range(workers)]
+
+
 class Sandbox:
     """Runs programs against problems' tests in isolated, warm workers.
 
@@ -49,6 +68,9 @@ class Sandbox:
     Where a problem has a reference solution, each test's CPU limit is
     ``timeout_factor`` times the reference's measured CPU time, but never
     below ``min_cpu_seconds``; without one, ``limits.cpu_seconds`` applies.
+
+    ``pin``: keep each worker's processes on one CPU (see :func:`worker_cpus`;
+    default: when there is one worker per CPU this process may use).
     """
 
     def __init__(
@@ -59,6 +81,7 @@ class Sandbox:
         timeout_factor: float = 20.0,
         min_cpu_seconds: float = 0.3,
         calibrate: bool = True,
+        pin: bool | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.policy = policy or RunPolicy()
@@ -70,7 +93,8 @@ class Sandbox:
         if cgroups is not None and not any(cgroups.available.values()):
             cgroups = None
         self.cgroups = cgroups
-        self._workers = [Worker(i, plan(), self.limits, cgroups) for i in range(self.size)]
+        cpus = worker_cpus(self.size, pin)
+        self._workers = [Worker(i, plan(), self.limits, cgroups, cpu=cpus[i] if cpus else None) for i in range(self.size)]
         # queue.Queue wakes waiting callers first come, first served
         self._free: queue.Queue[Worker] = queue.Queue()
         self._calibrated: dict[tuple[str, str], Limits] = {}

@@ -76,8 +76,9 @@ class Reply:
 class Worker:
     """A zygote in a sandbox. Not thread-safe: one sample at a time."""
 
-    def __init__(self, index: int, isolation: IsolationPlan, limits: Limits, cgroups: CgroupLimiter | None = None) -> None:
+    def __init__(self, index: int, isolation: IsolationPlan, limits: Limits, cgroups: CgroupLimiter | None = None, cpu: int | None = None) -> None:
         self.index = index
+        self.cpu = cpu  # the CPU its processes keep to, if pinned
         self.isolation = isolation
         self.limits = limits
         self.cgroups = cgroups
@@ -94,11 +95,11 @@ class Worker:
 
     def command(self) -> list[str]:
         if self.isolation.bwrap:
-            inner = bwrap_command(self.isolation.bwrap)
+            inner = bwrap_command(self.isolation.bwrap, self.cpu)
         else:
             if self._work_root is None:
                 self._work_root = tempfile.TemporaryDirectory(prefix="assay-worker-")
-            inner = unsandboxed_command(os.path.join(self._work_root.name, "work"))
+            inner = unsandboxed_command(os.path.join(self._work_root.name, "work"), self.cpu)
         prelude = ["ulimit -s unlimited 2>/dev/null"]
         if self.groups is not None:
             prelude += ["echo $$ > %s" % shlex.quote(str(path)) for path in self.groups.procs_files]

@@ -1099,7 +1099,17 @@ def warm_candidate_path() -> None:
     linecache.cache.pop(CANDIDATE_FILE, None)
 
 
+def keep_to_cpu() -> None:
+    """``--cpu N``: this process, and so the template and every candidate, run on CPU N only."""
+    if "--cpu" in sys.argv:
+        try:
+            os.sched_setaffinity(0, {int(sys.argv[sys.argv.index("--cpu") + 1])})
+        except (ValueError, IndexError, OSError):
+            pass  # an unusable CPU number leaves the kernel to place us
+
+
 def main() -> None:
+    keep_to_cpu()
     prewarm()
     warm_candidate_path()
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
