@@ -105,7 +105,7 @@ def test_batch_answers_in_input_order_with_details(server, he0_body):
             assert r.json()["rewards"][0] is None and "valgrind" in r.json()["results"][0]["reason"]
             r = c.post("/v1/rewards", json={"benchmark": "humaneval", "kind": "efficiency", "params": {"meter": "cpu-time"}, "items": items[:2]})
         meter = "instructions" if find_valgrind() else "cpu-time"
-        assert r.json()["meter"] == meter and r.json()["results"][0]["cost"]["meter"] == meter
+        assert r.json()["meter"] == meter and r.json()["results"][0].get("cost", {}).get("meter") == meter, r.json()["results"][0]
         assert 0.5 <= r.json()["rewards"][0] <= 1.0 and r.json()["rewards"][1] == 0.0
 
 
