@@ -52,6 +52,12 @@ def test_oversized_and_malformed_messages_are_protocol_errors():
     buffer.feed(protocol.HEADER.pack(protocol.MAX_MESSAGE + 1))
     with pytest.raises(protocol.ProtocolError, match="exceeds"):
         buffer.pop()
+    buffer = protocol.MessageBuffer()
     for body in (b"{not json", b"\xff\xfe{}", b"[" * 100_000):
         with pytest.raises(protocol.ProtocolError, match="malformed"):
             protocol.parse_body(body)
+    # null is valid JSON, but pop() answers None for "not all here yet": it must not pass for that
+    buffer.feed(protocol.encode_message(None) + protocol.encode_message({"status": "ok"}))
+    with pytest.raises(protocol.ProtocolError, match="null"):
+        buffer.pop()
+    assert buffer.pop() == {"status": "ok"}

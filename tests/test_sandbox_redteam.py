@@ -136,6 +136,23 @@ def add(a, b):
     assert sum(t.passed for t in result.tests) <= 1
 
 
+def test_a_null_message_on_the_reply_channel_is_a_corrupted_channel(sandbox):
+    """null is valid JSON; read as "no message yet" it would shift every later reply by one call."""
+    program = """
+import os, struct
+def add(a, b):
+    for fd in map(int, os.listdir('/proc/self/fd')):
+        try:
+            os.write(fd, struct.pack('>I', 4) + b'null')
+        except OSError:
+            pass
+    return a + b
+"""
+    result = sandbox.run(ADD, program)
+    assert not result.passed
+    assert result.tests[0].status is Status.CRASH and "corrupted" in (result.tests[0].message or ""), result.to_dict()
+
+
 def test_installed_benchmark_data_is_unreadable(sandbox):
     program = """
 import glob, os, sys

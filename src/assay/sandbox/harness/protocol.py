@@ -85,8 +85,14 @@ class MessageBuffer:
         return body
 
     def pop(self) -> Any | None:
+        """The next whole message, parsed, or None if it has not all arrived."""
         body = self.pop_body()
-        return None if body is None else parse_body(body)
+        if body is None:
+            return None
+        message = parse_body(body)
+        if message is None:  # would read as "not yet", and the reader would wait for nothing
+            raise ProtocolError("a null message")
+        return message
 
     def missing(self) -> int:
         """Bytes still to come for the next message to be whole (at least one)."""
