@@ -206,11 +206,9 @@ class Worker:
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
-            # whatever is there: an answer and the "done" after it usually come in one read
-            chunk = os.read(fd, max(1 << 16, min(self._pending.missing(), 1 << 24)))
-            if not chunk:
+            # whatever is there: an answer and the "done" after it come in one read
+            if not self._pending.fill(fd):
                 raise InfraError("sandbox worker died (%s)" % self.diagnostics())
-            self._pending.feed(chunk)
         try:
             message = protocol.parse_body(body)
         except protocol.ProtocolError as exc:

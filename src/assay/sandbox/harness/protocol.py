@@ -22,7 +22,7 @@ def encode_message(message: Any) -> bytes:
 
 def write_message(fd: int, *messages: Any) -> None:
     """Write ``messages`` in order, in one write where the pipe takes them (one wake-up for the reader)."""
-    data = b"".join(encode_message(m) for m in messages) if len(messages) > 1 else encode_message(messages[0])
+    data = b"".join(map(encode_message, messages))  # one message: join returns it, no copy
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -94,12 +94,17 @@ class MessageBuffer:
             raise ProtocolError("a null message")
         return message
 
-    def missing(self) -> int:
-        """Bytes still to come for the next message to be whole (at least one)."""
+    def fill(self, fd: int) -> bool:
+        """One read from ``fd``: whatever is there, up to the rest of the next message
+        if that is larger (capped at 16 MiB). False at end of file."""
         if len(self._data) < HEADER.size:
-            return HEADER.size - len(self._data)
-        (size,) = HEADER.unpack_from(self._data)
-        return max(1, HEADER.size + size - len(self._data))
+            wanted = HEADER.size
+        else:
+            (size,) = HEADER.unpack_from(self._data)
+            wanted = HEADER.size + size - len(self._data)
+        chunk = os.read(fd, max(1 << 16, min(wanted, 1 << 24)))
+        self._data += chunk
+        return bool(chunk)
 
     @property
     def pending(self) -> int:
@@ -119,10 +124,8 @@ class Reader:
             body = self.pending.pop_body()
             if body is not None:
                 return body
-            chunk = os.read(self.fd, max(1 << 16, min(self.pending.missing(), 1 << 20)))
-            if not chunk:
+            if not self.pending.fill(self.fd):
                 raise ProtocolError("peer closed the channel")
-            self.pending.feed(chunk)
 
     def message(self) -> Any:
         return parse_body(self.body())
