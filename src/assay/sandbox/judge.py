@@ -207,7 +207,7 @@ class SampleRun:
                 break
             session = Session(self.worker, self.program, self.limits)
             cpu = self.limits.cpu_seconds
-            calls = [session.encoded_call_message(t.function or self.problem.entry_point, _arguments_plain(t), cpu, self._wall_for(cpu)) for t in remaining]
+            calls = [session.encoded_call_message(t.function or self.problem.entry_point, _plain(t).arguments, cpu, self._wall_for(cpu)) for t in remaining]
             load_reply, replies = session.run_batch(calls, expect=_expectations(remaining) if self.policy.stop_at_first_failure else None)
             self.cpu_spent_ns += load_reply.measurement.cpu_ns
             if load_reply.status != "ok":
@@ -430,23 +430,31 @@ class SampleRun:
 _UNENCODABLE = object()
 
 
-def _encode_expected(test: CallTest) -> Any:
+@dataclass(frozen=True)
+class PlainTest:
+    """A call test as plain data: its arguments (``encode_arguments``) and expected value (or _UNENCODABLE)."""
+
+    arguments: tuple[Any, Any]
+    expected: Any
+
+
+def _encode_test(test: CallTest) -> PlainTest:
     try:
-        return codec.encode(test.expected)
+        expected = codec.encode(test.expected)
     except codec.Unencodable:
-        return _UNENCODABLE
+        expected = _UNENCODABLE
+    return PlainTest(encode_arguments(test.args, test.kwargs), expected)
 
 
-# a test's expected plain data, once per test object (tests are shared by a problem's samples)
-_expected_plain: IdentityMemo[CallTest, Any] = IdentityMemo(_encode_expected, size=65536)
-_arguments_plain: IdentityMemo[CallTest, tuple[Any, Any]] = IdentityMemo(lambda test: encode_arguments(test.args, test.kwargs), size=65536)
+# once per test object: tests are shared by all of a problem's samples
+_plain: IdentityMemo[CallTest, PlainTest] = IdentityMemo(_encode_test, size=65536)
 
 
 def _expectations(tests: list[CallTest]) -> dict[int, Any]:
     """The plain data each exactly-compared test expects, by position (see ``Session.run_batch``)."""
     expected: dict[int, Any] = {}
     for index, test in enumerate(tests):
-        if test.comparison == "exact" and (plain := _expected_plain(test)) is not _UNENCODABLE:
+        if test.comparison == "exact" and (plain := _plain(test).expected) is not _UNENCODABLE:
             expected[index] = plain
     return expected
 
