@@ -808,7 +808,7 @@ def timeout_reading(r: SetResult, workers: int) -> str | None:
         return None
     cpu = sandbox_default("min_cpu_seconds", 0.5)
     try:
-        from assay.sandbox.pool import wall_for_cpu
+        from assay.sandbox.limits import wall_for_cpu
 
         wall = "%.2g" % wall_for_cpu(cpu)
     except ImportError:

@@ -1,11 +1,20 @@
-"""Comparing a candidate's plain-data output with the expected value, outside the sandbox."""
+"""Comparing a candidate's plain-data output with the expected value, outside the sandbox.
+
+A call test names its comparison (``exact``, ``approx``, ``truthy``,
+``falsy``, ``checker``); :data:`assay.plugins.COMPARISONS` maps each name to the
+function that decides, and the judge, the stress runner and the meters all go
+through :func:`compare_output`. Plugins add comparisons with the
+``register_comparisons`` hook (see :mod:`assay.plugins`).
+"""
 
 from __future__ import annotations
 
 import math
 import reprlib
-from typing import Any
+from typing import Any, Callable
 
+from assay.plugins import COMPARISONS, hookimpl
+from assay.problems.model import CallTest, Problem
 from assay.sandbox.harness.codec import Opaque
 
 REPR_LIMIT = 160
@@ -108,3 +117,71 @@ def stdout_difference(output: str, expected: str) -> str | None:
         if a != b:
             return "line %d: expected %s, got %s" % (number, short_repr(b), short_repr(a))
     return "expected %d lines of output, got %d" % (len(want), len(got))
+
+
+# ---------------------------------------------------------------- the registry
+
+Comparison = Callable[[Problem, CallTest, Any], "tuple[bool, str | None]"]
+"""(problem, test, output) -> (passed, first difference or None when it passed)."""
+
+
+def _exact(problem: Problem, test: CallTest, output: Any) -> tuple[bool, str | None]:
+    ok = values_equal(output, test.expected)
+    return ok, None if ok else first_difference(output, test.expected)
+
+
+def _approx(problem: Problem, test: CallTest, output: Any) -> tuple[bool, str | None]:
+    ok = approx_equal(output, test.expected, test.abs_tol, test.rel_tol)
+    return ok, None if ok else first_difference(output, test.expected)
+
+
+def _truth(value: Any) -> bool | None:
+    try:
+        return bool(value)
+    except Exception:
+        return None
+
+
+def _truthy(problem: Problem, test: CallTest, output: Any) -> tuple[bool, str | None]:
+    ok = _truth(output) is True
+    return ok, None if ok else "expected a true value, got %s" % short_repr(output)
+
+
+def _falsy(problem: Problem, test: CallTest, output: Any) -> tuple[bool, str | None]:
+    ok = _truth(output) is False
+    return ok, None if ok else "expected a false value, got %s" % short_repr(output)
+
+
+def run_checker(problem: Problem, args: tuple, expected: Any, output: Any) -> tuple[bool, str]:
+    """The problem's checker decides, in the supervisor, on plain data."""
+    if not problem.checker:
+        raise ValueError("%s has a checker test but no checker" % problem.task_id)
+    namespace: dict[str, Any] = {}
+    if problem.setup:
+        exec(compile(problem.setup, "<setup>", "exec"), namespace)
+    exec(compile(problem.checker, "<checker>", "exec"), namespace)
+    checker = namespace[problem.checker_function]
+    try:
+        ok = bool(checker(args, expected, output))
+    except Exception as exc:
+        return False, "the checker rejected the output (%s: %s)" % (type(exc).__name__, exc)
+    return ok, "" if ok else "the checker rejected the output %s" % short_repr(output)
+
+
+def _checker(problem: Problem, test: CallTest, output: Any) -> tuple[bool, str | None]:
+    ok, message = run_checker(problem, test.args, test.expected, output)
+    return ok, None if ok else message
+
+
+@hookimpl
+def register_comparisons(register: Callable[..., None]) -> None:
+    register("exact", _exact, "Python == on plain data; opaque objects equal nothing")
+    register("approx", _approx, "numbers (also inside lists and tuples) within abs_tol / rel_tol")
+    register("truthy", _truthy, "bool(output) is True")
+    register("falsy", _falsy, "bool(output) is False")
+    register("checker", _checker, "the problem's checker(args, expected, output) decides")
+
+
+def compare_output(problem: Problem, test: CallTest, output: Any) -> tuple[bool, str | None]:
+    """Does ``output`` pass ``test``? With the first difference when it does not."""
+    return COMPARISONS.get(test.comparison)(problem, test, output)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from assay.problems.model import CallTest, Problem, ScriptTest, StdioTest, Test
 from assay.sandbox.harness import codec
-from assay.sandbox.compare import approx_equal, first_difference, short_repr, stdout_difference, values_equal
+from assay.sandbox.compare import compare_output, short_repr, stdout_difference
 from assay.sandbox.limits import Limits
 from assay.sandbox.memo import IdentityMemo
 from assay.sandbox.script_replay import CallKey, ReplayMissed, ScriptCalls, call_key, script_builtins
@@ -192,7 +192,7 @@ class SampleRun:
         return reply
 
     def _wall_for(self, cpu_seconds: float) -> float:
-        return min(self.limits.wall_seconds, 1.5 * cpu_seconds + 0.25)
+        return self.limits.per_call_wall(cpu_seconds)
 
     # ---------------------------------------------------------------- call tests
 
@@ -247,30 +247,12 @@ class SampleRun:
         function = test.function or self.problem.entry_point
         if reply.status != "ok":
             return verdict_from_reply(test.name, "call", reply)
-        passed, difference = self._compare(test, reply.value)
+        passed, difference = compare_output(self.problem, test, reply.value)
         verdict = verdict_from_reply(test.name, "call", reply, Status.PASS if passed else Status.FAIL)
         if not passed:
             verdict.first_difference = difference
             verdict.message = "%s(%s) returned a wrong answer" % (function, _call_text(test.args, test.kwargs))
         return verdict
-
-    def _compare(self, test: CallTest, output: Any) -> tuple[bool, str | None]:
-        if test.comparison == "exact":
-            ok = values_equal(output, test.expected)
-        elif test.comparison == "approx":
-            ok = approx_equal(output, test.expected, test.abs_tol, test.rel_tol)
-        elif test.comparison == "truthy":
-            ok = _truth(output) is True
-            return ok, None if ok else "expected a true value, got %s" % short_repr(output)
-        elif test.comparison == "falsy":
-            ok = _truth(output) is False
-            return ok, None if ok else "expected a false value, got %s" % short_repr(output)
-        elif test.comparison == "checker":
-            ok, message = run_checker(self.problem, test.args, test.expected, output)
-            return ok, None if ok else message
-        else:
-            raise ValueError("unknown comparison %r" % test.comparison)
-        return ok, None if ok else first_difference(output, test.expected)
 
     # ---------------------------------------------------------------- script tests
 
@@ -465,29 +447,6 @@ def _status_of(entry: TestVerdict | tuple[CallTest, Reply]) -> Status:
         reply = entry[1]
         return Status.PASS if reply.status == "ok" else reply_status(reply)
     return entry.status
-
-
-def run_checker(problem: Problem, args: tuple, expected: Any, output: Any) -> tuple[bool, str]:
-    """The problem's checker decides, in the supervisor, on plain data."""
-    if not problem.checker:
-        raise ValueError("%s has a checker test but no checker" % problem.task_id)
-    namespace: dict[str, Any] = {}
-    if problem.setup:
-        exec(compile(problem.setup, "<setup>", "exec"), namespace)
-    exec(compile(problem.checker, "<checker>", "exec"), namespace)
-    checker = namespace[problem.checker_function]
-    try:
-        ok = bool(checker(args, expected, output))
-    except Exception as exc:
-        return False, "the checker rejected the output (%s: %s)" % (type(exc).__name__, exc)
-    return ok, "" if ok else "the checker rejected the output %s" % short_repr(output)
-
-
-def _truth(value: Any) -> bool | None:
-    try:
-        return bool(value)
-    except Exception:
-        return None
 
 
 def _last_call_text(last_call: list) -> str | None:

@@ -1,10 +1,15 @@
-"""Resource limits for one run of a candidate."""
+"""Resource limits for one run of a candidate, and the one rule for wall-clock backstops."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 MiB = 1024 * 1024
+
+
+def wall_for_cpu(cpu_seconds: float) -> float:
+    """The wall-clock backstop for a CPU limit: catches code that sleeps or blocks."""
+    return 1.5 * cpu_seconds + 0.25
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,15 @@ class Limits:
     open_files: int = 256
     file_bytes: int = 16 * MiB
 
-    def scaled_to(self, reference_cpu_seconds: float, factor: float = 10.0, floor: float = 1.0) -> "Limits":
-        """Limits derived from a reference solution's measured CPU time."""
-        cpu = max(floor, reference_cpu_seconds * factor)
-        return replace(self, cpu_seconds=cpu, wall_seconds=max(self.wall_seconds, 3 * cpu + 1))
+    @classmethod
+    def for_cpu(cls, cpu_seconds: float, **other: float | int) -> "Limits":
+        """Limits with this per-test CPU time and its wall-clock backstop (``wall_for_cpu``)."""
+        return cls(cpu_seconds=cpu_seconds, wall_seconds=wall_for_cpu(cpu_seconds), **other)  # type: ignore[arg-type]
+
+    def with_cpu(self, cpu_seconds: float) -> "Limits":
+        """These limits with another per-test CPU time and its wall-clock backstop."""
+        return replace(self, cpu_seconds=cpu_seconds, wall_seconds=wall_for_cpu(cpu_seconds))
+
+    def per_call_wall(self, cpu_seconds: float) -> float:
+        """A call's wall backstop: its CPU time's, never above the sample's wall limit."""
+        return min(self.wall_seconds, wall_for_cpu(cpu_seconds))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
-from assay.problems.model import Problem
+from assay.problems.model import CallTest, Problem
+from assay.sandbox.calls import Call, CallBatch, Mode, run_batch
 from assay.sandbox.cgroups import CgroupLimiter
 from assay.sandbox.isolation import IsolationPlan, plan, warn_missing
 from assay.sandbox.judge import RunPolicy, SampleRun
@@ -18,14 +19,27 @@ from assay.sandbox.limits import Limits
 from assay.sandbox.memo import IdentityMemo
 from assay.sandbox.script_replay import ScriptCalls
 from assay.sandbox.verdict import SampleResult, Status, TestVerdict
-from assay.sandbox.worker import InfraError, Worker
+from assay.sandbox.worker import InfraError, Reply, Session, Worker
 
 ATTEMPTS = 2  # an infrastructure failure is retried once on a fresh worker
+T = TypeVar("T")
 
 
-def wall_for_cpu(cpu_seconds: float) -> float:
-    """The wall-clock backstop for a CPU limit: catches code that sleeps or blocks."""
-    return 1.5 * cpu_seconds + 0.25
+def retrying(worker: Worker, action: Callable[[Worker], T]) -> T:
+    """``action(worker)``, tried again once on a restarted worker if the sandbox failed (the one retry rule).
+
+    Raises :class:`InfraError` when both attempts failed: an infrastructure
+    failure is reported as such, never as the candidate's.
+    """
+    failure: InfraError | None = None
+    for _ in range(ATTEMPTS):
+        try:
+            worker.ensure_started()
+            return action(worker)
+        except InfraError as exc:
+            failure = exc
+            worker.stop()
+    raise InfraError("the sandbox failed twice: %s" % failure)
 
 
 def _digest(problem: Problem) -> str:
@@ -124,6 +138,42 @@ class Sandbox:
         for worker in self._workers:
             worker.close()
 
+    # ---------------------------------------------------------------- lending
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Worker]:
+        """A free worker, started, for the caller alone until the block ends."""
+        if self._closed:
+            raise RuntimeError("the sandbox is closed")
+        worker = self._free.get()
+        try:
+            worker.ensure_started()
+            yield worker
+        finally:
+            self._free.put(worker)
+
+    def run_calls(self, program: str, calls: Sequence[Call], *, limits: Limits | None = None, mode: Mode | str = Mode.STREAMED) -> CallBatch:
+        """Load ``program`` in one candidate process and make each call (see :class:`~assay.sandbox.calls.Mode`).
+
+        ``limits`` (default: the sandbox's) apply to the load and to calls
+        that set no limit of their own. Retried once on a fresh worker if the
+        sandbox fails; then :class:`InfraError`.
+        """
+        limits = limits or self.limits
+        with self.lease() as worker:
+            return retrying(worker, lambda w: run_batch(Session(w, program, limits), calls, mode))
+
+    def run_exec(self, argv: list[str], files: dict[str, str] | None = None, collect: list[str] | None = None, limits: Limits | None = None) -> Reply:
+        """Run a separate program in a worker's sandbox (its files written first, ``collect`` read back after)."""
+        limits = limits or self.limits
+        with self.lease() as worker:
+            return retrying(worker, lambda w: Session(w, "", limits).run_exec(argv, files=files, collect=collect))
+
+    @property
+    def python(self) -> str:
+        """The Python version the sandbox's workers run."""
+        return str(self._workers[0].hello.get("python", ""))
+
     # ---------------------------------------------------------------- running
 
     def run(self, problem: Problem, program: str, limits: Limits | None = None, policy: RunPolicy | None = None) -> SampleResult:
@@ -148,8 +198,7 @@ class Sandbox:
         return result
 
     def _floor_limits(self) -> Limits:
-        cpu = self.min_cpu_seconds
-        return replace(self.limits, cpu_seconds=cpu, wall_seconds=wall_for_cpu(cpu))
+        return self.limits.with_cpu(self.min_cpu_seconds)
 
     def _run(self, problem: Problem, program: str, limits: Limits, policy: RunPolicy | None) -> SampleResult:
         worker = self._free.get()
@@ -167,15 +216,10 @@ class Sandbox:
             release()
 
     def _run_on(self, worker: Worker, problem: Problem, program: str, limits: Limits, policy: RunPolicy, release: Callable[[], None] | None = None) -> SampleResult:
-        failure: InfraError | None = None
-        for _ in range(ATTEMPTS):
-            try:
-                worker.ensure_started()
-                return SampleRun(worker, problem, program, limits, policy, release, self._script_calls).run()
-            except InfraError as exc:
-                failure = exc
-                worker.stop()
-        message = "sandbox failure (not the candidate's fault): %s" % failure
+        try:
+            return retrying(worker, lambda w: SampleRun(w, problem, program, limits, policy, release, self._script_calls).run())
+        except InfraError as failure:
+            message = "sandbox failure (not the candidate's fault): %s" % failure
         tests = [TestVerdict(t.name, Status.INFRA_ERROR, kind=t.kind, message=message) for t in problem.tests]
         return SampleResult(task_id=problem.task_id, tests=tests, infra_message=message)
 
@@ -184,22 +228,48 @@ class Sandbox:
         items: Iterable[tuple[Problem, str]],
         on_result: Callable[[int, SampleResult], None] | None = None,
     ) -> Iterator[tuple[int, SampleResult]]:
-        """Judge many (problem, program) pairs; yields (position, result) as they finish."""
+        """Judge many (problem, program) pairs; yields (position, result) as they finish.
+
+        ``items`` may still be producing (a model still writing): it is read
+        on a thread of its own, and results come out while it goes on.
+        """
         results: queue.SimpleQueue = queue.SimpleQueue()
-        pending = 0
+        fed = object()
+        submitted = 0
+        failure: list[BaseException] = []
         # twice as many threads as workers: a worker released before its
         # sample is judged starts the next one while the judging goes on
         with ThreadPoolExecutor(max_workers=2 * self.size, thread_name_prefix="assay-sandbox") as pool:
-            for position, (problem, program) in enumerate(items):
-                future = pool.submit(self.run, problem, program)
-                future.add_done_callback(lambda f, p=position: results.put((p, f)))
-                pending += 1
-            for _ in range(pending):
-                position, future = results.get()
+
+            def feed() -> None:
+                nonlocal submitted
+                try:
+                    for position, (problem, program) in enumerate(items):
+                        future = pool.submit(self.run, problem, program)
+                        future.add_done_callback(lambda f, p=position: results.put((p, f)))
+                        submitted += 1
+                except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                    failure.append(exc)
+                finally:
+                    results.put(fed)
+
+            feeder = threading.Thread(target=feed, name="assay-sandbox-feed", daemon=True)
+            feeder.start()
+            received, total = 0, None
+            while total is None or received < total:
+                entry = results.get()
+                if entry is fed:
+                    total = submitted  # final: every submit happened before the marker was put
+                    continue
+                position, future = entry
+                received += 1
                 result = future.result()
                 if on_result is not None:
                     on_result(position, result)
                 yield position, result
+            feeder.join()
+        if failure:
+            raise failure[0]
 
     def reference_outputs(self, problem: Problem, program: str, limits: Limits | None = None) -> list:
         """The values a trusted program returns for each call test's arguments.
@@ -207,29 +277,17 @@ class Sandbox:
         Used to compute expected outputs (e.g. of stress inputs) from a
         reference solution; it still runs in the sandbox, like any program.
         """
-        from assay.problems.model import CallTest
-        from assay.sandbox.worker import Session
-
-        limits = limits or replace(self.limits, cpu_seconds=self.limits.cpu_seconds * 10, wall_seconds=self.limits.wall_seconds * 10)
-        worker = self._free.get()
-        try:
-            worker.ensure_started()
-            session = Session(worker, program, limits)
-            calls = [session.call_message(t.function or problem.entry_point, t.args, t.kwargs) for t in problem.tests if isinstance(t, CallTest)]
-            try:
-                load, replies = session.run_batch(calls)
-            except InfraError:
-                worker.stop()
-                raise
-        finally:
-            self._free.put(worker)
+        limits = limits or self.limits.with_cpu(self.limits.cpu_seconds * 10)
+        tests = [t for t in problem.tests if isinstance(t, CallTest)]
+        batch = self.run_calls(program, [Call(t.function or problem.entry_point, t.args, t.kwargs) for t in tests], limits=limits)
+        load, replies = batch.load, batch.replies
         if load.status != "ok":
             raise ValueError("%s: the reference failed to load: %s" % (problem.task_id, load.message))
-        for test, reply in zip(problem.tests, replies):
+        for test, reply in zip(tests, replies):
             if reply.status != "ok":
                 raise ValueError("%s: the reference failed on %s: %s %s" % (problem.task_id, test.name, reply.status, reply.message or ""))
-        if len(replies) != len(calls):
-            raise ValueError("%s: the reference stopped after %d of %d inputs" % (problem.task_id, len(replies), len(calls)))
+        if len(replies) != len(tests):
+            raise ValueError("%s: the reference stopped after %d of %d inputs" % (problem.task_id, len(replies), len(tests)))
         return [reply.value for reply in replies]
 
     # ---------------------------------------------------------------- limits
@@ -245,8 +303,7 @@ class Sandbox:
         result = self._run(problem, problem.reference, self.limits, None)
         if result.passed:
             slowest = max((t.measurement.cpu_ns for t in result.tests), default=0) / 1e9
-            cpu = max(self.min_cpu_seconds, self.timeout_factor * slowest)
-            limits = replace(self.limits, cpu_seconds=cpu, wall_seconds=wall_for_cpu(cpu))
+            limits = self.limits.with_cpu(max(self.min_cpu_seconds, self.timeout_factor * slowest))
         else:
             limits = self.limits  # a reference that fails its own tests calibrates nothing
         with self._calibration_lock:

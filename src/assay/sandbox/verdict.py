@@ -77,6 +77,12 @@ class TestVerdict:
         data["status"] = self.status.value
         return {k: v for k, v in data.items() if v not in (None, "")}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TestVerdict":
+        known = {f for f in cls.__dataclass_fields__ if f not in ("status", "measurement")}
+        measurement = Measurement(**{k: int(v) for k, v in (data.get("measurement") or {}).items() if k in Measurement.__dataclass_fields__})
+        return cls(status=Status(data["status"]), measurement=measurement, **{k: v for k, v in data.items() if k in known})
+
 
 @dataclass
 class SampleResult:
@@ -118,3 +124,14 @@ class SampleResult:
         if self.infra_message:
             data["infra_message"] = self.infra_message
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SampleResult":
+        """The result :meth:`to_dict` wrote (e.g. read back from the store)."""
+        load = data.get("load")
+        return cls(
+            task_id=str(data.get("task_id", "")),
+            tests=[TestVerdict.from_dict(t) for t in data.get("tests") or ()],
+            load=TestVerdict.from_dict(load) if load else None,
+            infra_message=data.get("infra_message"),
+        )
