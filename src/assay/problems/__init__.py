@@ -9,10 +9,9 @@ from assay.problems.model import (
     Test,
     Trust,
 )
-from assay.problems.registry import BENCHMARKS, load_benchmark
+from assay.problems.registry import load_benchmark
 
 __all__ = [
-    "BENCHMARKS",
     "CallTest",
     "InputGenerator",
     "Problem",

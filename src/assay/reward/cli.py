@@ -1,12 +1,4 @@
-"""``assay serve``: the reward service on the command line.
-
-The main CLI wires it in with::
-
-    from assay.reward.cli import add_serve_parser, run_serve
-    add_serve_parser(subparsers)      # adds the 'serve' sub-command
-    ...
-    if args.command == "serve": return run_serve(args)
-"""
+"""``assay serve``: the reward service on the command line (registered as a command plugin)."""
 
 from __future__ import annotations
 
@@ -15,20 +7,14 @@ import asyncio
 import logging
 import os
 import sys
+from typing import Callable
+
+from assay.plugins import Command, hookimpl
 
 MiB = 1024 * 1024
 
 
-def add_serve_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "serve",
-        help="serve rewards over HTTP (POST /v1/rewards, /v1/run; GET /healthz, /metrics)",
-        description=(
-            "Serve correctness and efficiency rewards over HTTP. Set ASSAY_API_KEY to require "
-            "'Authorization: Bearer <key>'. SIGTERM drains: accepted work finishes (or is answered "
-            "as not run after --drain-timeout), new requests get 503."
-        ),
-    )
+def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8750, help="port (default 8750; 0 picks a free one)")
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per CPU)")
@@ -40,13 +26,22 @@ def add_serve_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentPa
     parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish accepted work on shutdown (default 30)")
     parser.add_argument("--cpu-seconds", type=float, default=None, help="per-test CPU limit when a problem has no reference (default: the sandbox's)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
-    parser.set_defaults(handler=run_serve)
-    return parser
+
+
+@hookimpl
+def register_commands(register: Callable[..., None]) -> None:
+    register("serve", Command(
+        help="serve rewards over HTTP (POST /v1/rewards, /v1/run; GET /healthz, /metrics)",
+        description=(
+            "Serve correctness and efficiency rewards over HTTP. Set ASSAY_API_KEY to require "
+            "'Authorization: Bearer <key>'. SIGTERM drains: accepted work finishes (or is answered "
+            "as not run after --drain-timeout), new requests get 503."
+        ),
+        configure=configure_serve, run=lambda args: run_serve(args) or 0,
+    ))  # fmt: skip
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from assay.reward.scoring import RewardScorer
     from assay.reward.server import API_KEY_ENV, RewardService, ServerConfig
     from assay.sandbox.limits import Limits
@@ -55,7 +50,7 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     limits = Limits()
     if args.cpu_seconds:
-        limits = replace(limits, cpu_seconds=args.cpu_seconds, wall_seconds=max(limits.wall_seconds, 3 * args.cpu_seconds + 1))
+        limits = limits.with_cpu(args.cpu_seconds)
     config = ServerConfig(
         host=args.host,
         port=args.port,

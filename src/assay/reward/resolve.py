@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from assay.problems import load_benchmark
 from assay.problems.jsonl import problem_from_json
 from assay.problems.model import CallTest, Problem, StdioTest
-from assay.problems.registry import BENCHMARKS
+from assay.problems.registry import is_benchmark_name
 
 
 class ProblemError(ValueError):
@@ -37,10 +37,6 @@ def benchmark_problems(name: str) -> dict[str, Problem]:
     except (ValueError, FileNotFoundError) as exc:
         raise ProblemError(str(exc)) from None
     return {p.task_id: p for p in problems}
-
-
-def is_benchmark_name(name: str) -> bool:
-    return str(name).lower() in BENCHMARKS
 
 
 def benchmark_problem(benchmark: str, task_id: str) -> Problem:
