@@ -30,7 +30,7 @@ def test_solve_stores_every_call_and_verdict(tmp_path, sandbox):
     assert len(calls) == 3 and {c["task_id"] for c in calls} == {p.task_id for p in PROBLEMS}
     assert all("```python" in c["completion"] for c in calls)
     assert report.ledger.total.calls == 3
-    assert outcomes[0].result["extraction"].startswith("fenced")
+    assert outcomes[0].extraction.startswith("fenced")
 
 
 def test_reply_without_code_fails_and_is_counted(tmp_path, sandbox):
@@ -50,3 +50,26 @@ def test_cli_solve_with_a_scripted_model(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "pass@1" in proc.stdout and "1.0000" in proc.stdout
     assert "3 calls" in proc.stdout
+
+
+def test_the_strategy_never_sees_hidden_tests_or_the_reference(tmp_path, sandbox):
+    from assay import plugins
+    from assay.solve import Candidate
+
+    seen = []
+
+    async def peeking(task):
+        seen.append(task.problem)
+        from assay.solve import messages_for
+
+        completions = await task.generate(messages_for(task.problem), task.params.replace(n=1))
+        return [task.candidate(0, completions[0].text)]
+
+    plugins.STRATEGIES.register("peeking", peeking, plugin="test")
+    model = ScriptedModel([reply_for(PROBLEMS[0], True)])
+    report = solve(PROBLEMS[:1], model, config=SolveConfig(strategy="peeking"), sandbox=sandbox, store=Store(tmp_path / "s.sqlite"))
+    (problem,) = seen
+    assert problem.reference is None and all(not t.hidden for t in problem.tests)
+    assert len(PROBLEMS[0].tests) > 0 and problem.tests == ()
+    assert report.evaluation.outcomes[0].passed  # judged on the hidden tests afterwards
+    assert Candidate  # the strategy's answer type is public

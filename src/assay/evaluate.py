@@ -1,18 +1,23 @@
 """Evaluating sample sets: run every sample in the sandbox, store, and score.
 
 ``evaluate`` is the batch API behind ``assay eval``; ``run_program`` judges
-one program against a problem (or a bare list of tests).
+one program against a problem (or a bare list of tests). The pieces of one
+run (its identity, its store rows, the fan-out over the sandbox, progress and
+scoring) are :class:`Evaluation`'s, and ``assay solve`` runs through the same
+class: what a model wrote is judged, stored and scored exactly like a file of
+samples.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from assay.metrics import AggregateMetric, ProblemSamples, bootstrap_ci, eff_at_k_over_problems, geometric_mean, pass_at_k_over_problems
 from assay.problems import Problem, Test, load_benchmark
@@ -20,10 +25,12 @@ from assay.samples import Sample, SampleError, canonical_samples, read_samples
 from assay.sandbox.limits import Limits
 from assay.sandbox.pool import Sandbox
 from assay.sandbox.verdict import SampleResult, Status
-from assay.store import Store
+from assay.store import JUDGED, Store, StoredResult
 
 if TYPE_CHECKING:
     from assay.efficiency import EfficiencyConfig
+
+Progress = Callable[[int, int, "SampleOutcome | None"], None]
 
 
 @dataclass(frozen=True)
@@ -36,22 +43,66 @@ class EvalConfig:
     efficiency: "EfficiencyConfig | None" = None  # measure ENAMEL efficiency on stress inputs (see assay.efficiency)
 
 
-@dataclass
+# ------------------------------------------------------------------ typed results
+
+
+@dataclass(frozen=True)
+class EfficiencyRecord:
+    """A sample's efficiency as a result line carries it (see ``assay.efficiency.SampleEfficiency``)."""
+
+    score: float | None  # None: not measured (no stress workload, an infrastructure error)
+    meter: str
+    speedup: float | None = None
+    costs: tuple[dict[str, Any], ...] = ()  # per level: level, value, unit, meter, status, reference
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, eff: Any) -> "EfficiencyRecord":
+        score = None if math.isnan(eff.score) else eff.score
+        costs = tuple({"level": c.level, "value": c.value, "unit": c.unit, "meter": c.meter, "status": c.status, "reference": c.reference} for c in eff.levels)
+        return cls(score, eff.meter, eff.speedup, costs, {k: v for k, v in eff.to_dict().items() if k != "levels"})
+
+    def fields(self) -> dict[str, Any]:
+        return {"efficiency": self.score, "cost": list(self.costs), "speedup": self.speedup, "efficiency_meter": self.meter, "efficiency_detail": self.detail}
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> "EfficiencyRecord | None":
+        if "efficiency" not in data:
+            return None
+        return cls(data.get("efficiency"), str(data.get("efficiency_meter") or ""), data.get("speedup"), tuple(data.get("cost") or ()), dict(data.get("efficiency_detail") or {}))
+
+
+@dataclass(frozen=True)
 class SampleOutcome:
-    """One sample's place in the input and its result (as stored)."""
+    """One sample's place in the input and what became of it (as stored)."""
 
     position: int
     task_id: str
     index: int
     line_number: int | None
-    passed: bool
-    status: str
-    result: dict
+    passed: bool  # judged correct (and, with efficiency, correct on the stress inputs too)
+    verdict: SampleResult
+    efficiency: EfficiencyRecord | None = None
+    extraction: str | None = None  # solve: how the program was found in the model's reply
 
-    def to_line(self) -> dict:
-        line = {"task_id": self.task_id, "index": self.index, "line_number": self.line_number, "passed": self.passed, "status": self.status}
-        line.update({k: v for k, v in self.result.items() if k not in line})
+    @property
+    def status(self) -> Status:
+        return self.verdict.status
+
+    def to_line(self) -> dict[str, Any]:
+        """The result line (``--results``) and the stored row's JSON."""
+        line: dict[str, Any] = {"task_id": self.task_id, "index": self.index, "line_number": self.line_number, "passed": self.passed, "status": self.status.value}
+        line.update({k: v for k, v in self.verdict.to_dict().items() if k not in line})
+        if self.extraction is not None:
+            line["extraction"] = self.extraction
+        if self.efficiency is not None:
+            line.update(self.efficiency.fields())
         return line
+
+    @classmethod
+    def from_stored(cls, row: StoredResult) -> "SampleOutcome":
+        data = row.result
+        return cls(row.position, row.task_id, row.sample_index, row.line_number, row.passed, SampleResult.from_dict(data), EfficiencyRecord.from_fields(data), data.get("extraction"))
 
 
 @dataclass
@@ -73,6 +124,74 @@ class EvalReport:
     @property
     def infra_errors(self) -> int:
         return self.status_counts.get(Status.INFRA_ERROR.value, 0)
+
+
+# ------------------------------------------------------------------ one run
+
+
+def run_identity(*parts: Any) -> str:
+    """A run's id: a digest of everything that decides its results."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+class Evaluation:
+    """One run in the store: judge samples, record each as it comes, and score the set.
+
+    Thread-compatible with one judging loop; ``record`` may be called from
+    the loop's thread only.
+    """
+
+    def __init__(self, store: Store, run_id: str, *, kind: str, benchmark: str, source: str, config: dict[str, Any], resume: bool = False, total: int = 0, on_progress: Progress | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.benchmark = benchmark
+        self.started = time.monotonic()
+        store.start_run(run_id, kind, benchmark, source, config, resume)
+        self.done = store.done_positions(run_id) if resume else set()
+        self.total = total
+        self.completed = 0
+        self.on_progress = on_progress
+
+    def progress(self, outcome: SampleOutcome | None = None, step: int = 1) -> None:
+        self.completed += step if outcome is not None else 0
+        if self.on_progress is not None:
+            self.on_progress(self.completed, self.total, outcome)
+
+    def record(self, position: int, sample: Sample, verdict: SampleResult, *, passed: bool | None = None, efficiency: EfficiencyRecord | None = None, extraction: str | None = None, final: bool = True) -> SampleOutcome:
+        """Store one sample's outcome now (a killed run keeps it); ``final=False``: judged, more to measure."""
+        outcome = SampleOutcome(position, sample.task_id, sample.index, sample.line_number, verdict.passed if passed is None else passed, verdict, efficiency, extraction)
+        self.store.add_result(self.run_id, position, sample.line_number, sample.task_id, sample.index, outcome.passed, outcome.status.value, outcome.to_line(), stage=None if final else JUDGED)
+        if final:
+            self.progress(outcome)
+        return outcome
+
+    def judge(self, sandbox: Sandbox, problems: dict[str, Problem], todo: Iterable[tuple[int, Sample, str | None]], *, final: bool = True) -> Iterator[SampleOutcome]:
+        """Judge (position, sample, extraction) items on the sandbox, recording each as it finishes.
+
+        ``todo`` may be a generator that is still producing (a model still
+        writing): results stream out as they come.
+        """
+        pending: dict[int, tuple[int, Sample, str | None]] = {}
+
+        def pairs() -> Iterator[tuple[Problem, str]]:
+            for offset, entry in enumerate(todo):
+                pending[offset] = entry
+                yield problems[entry[1].task_id], entry[1].program
+
+        for offset, result in sandbox.run_many(pairs()):
+            position, sample, extraction = pending.pop(offset)
+            yield self.record(position, sample, result, extraction=extraction, final=final)
+
+    def outcomes(self) -> list[SampleOutcome]:
+        return [SampleOutcome.from_stored(row) for row in self.store.results(self.run_id)]
+
+    def finish(self, problems: Sequence[Problem], ks: Sequence[int], errors: list[tuple[int, SampleError]] = ()) -> EvalReport:  # type: ignore[assignment]
+        outcomes = self.outcomes()
+        self.store.finish_run(self.run_id)
+        return score(self.run_id, self.benchmark, problems, outcomes, list(errors), ks, time.monotonic() - self.started, reused=len(self.done))
+
+
+# ------------------------------------------------------------------ the batch API
 
 
 def run_program(program: str, problem: Problem | Sequence[Test], *, entry_point: str | None = None, limits: Limits | None = None, sandbox: Sandbox | None = None) -> SampleResult:
@@ -97,20 +216,14 @@ def resolve_samples(samples: str | Path | Iterable[Sample | SampleError], proble
     return "<api>", list(samples)
 
 
-def run_identity(benchmark: str, items: list[Sample | SampleError], config: EvalConfig) -> str:
-    digest = hashlib.sha256()
-    digest.update(benchmark.encode())
-    for item in items:
-        if isinstance(item, Sample):
-            digest.update(b"%s\0%d\0" % (item.task_id.encode(), item.index))
-            digest.update(hashlib.sha256(item.program.encode("utf-8", "surrogatepass")).digest())
-        else:
-            digest.update(str(item).encode())
-    digest.update(json.dumps([config.limits.__dict__, config.timeout_factor, config.min_cpu_seconds], sort_keys=True).encode())
-    if config.efficiency is not None:
-        eff = config.efficiency
-        digest.update(json.dumps(["efficiency", eff.meter, eff.repeats, list(eff.spec.weights), eff.spec.timeout_factor]).encode())
-    return digest.hexdigest()[:16]
+def samples_identity(benchmark: str, items: list[Sample | SampleError], config: EvalConfig) -> str:
+    programs = [
+        [item.task_id, item.index, hashlib.sha256(item.program.encode("utf-8", "surrogatepass")).hexdigest()] if isinstance(item, Sample) else str(item)
+        for item in items
+    ]
+    eff = config.efficiency
+    efficiency = None if eff is None else [eff.meter, eff.repeats, list(eff.spec.weights), eff.spec.timeout_factor]
+    return run_identity(benchmark, programs, config.limits.__dict__, config.timeout_factor, config.min_cpu_seconds, efficiency)
 
 
 def evaluate(
@@ -121,100 +234,70 @@ def evaluate(
     store: Store | None = None,
     resume: bool = False,
     sandbox: Sandbox | None = None,
-    on_progress: Callable[[int, int, SampleOutcome | None], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> EvalReport:
-    """Run every sample, store each result as it comes, and score the set."""
+    """Run every sample, store each result as it comes, and score the set.
+
+    With ``config.efficiency`` a second stage measures every judged sample
+    on stress inputs; a sample is stored once judged and again once measured,
+    so a run killed in between resumes with the measuring only.
+    """
     config = config or EvalConfig()
-    started = time.monotonic()
     if isinstance(benchmark, (str, Path)):
         name, problems = str(benchmark), load_benchmark(benchmark)
     else:
         name, problems = "custom", list(benchmark)
     by_id = {p.task_id: p for p in problems}
     source, items = resolve_samples(samples, problems)
-    run_id = run_identity(name, items, config)
     own_store = store is None
     store = store or Store()
     try:
-        store.start_run(run_id, "eval", name, source, {"ks": list(config.ks), "limits": config.limits.__dict__}, resume)
-        done = store.done_positions(run_id) if resume else set()
-        store.clear_sample_errors(run_id)
+        run = Evaluation(store, samples_identity(name, items, config), kind="eval", benchmark=name, source=source,
+                         config={"ks": list(config.ks), "limits": config.limits.__dict__}, resume=resume,
+                         total=sum(isinstance(item, Sample) for item in items), on_progress=on_progress)  # fmt: skip
+        store.clear_sample_errors(run.run_id)
         errors = [(position, item) for position, item in enumerate(items) if isinstance(item, SampleError)]
         for _, error in errors:
-            store.add_sample_error(run_id, error.line_number, error.task_id, error.message)
-        todo = [(position, item) for position, item in enumerate(items) if isinstance(item, Sample) and position not in done]
-        # Judged, efficiency not yet measured (a resumed run that was killed in between).
-        pending: list[tuple[int, Sample, dict]] = []
-        if config.efficiency is not None and done:
-            pending = [(r.position, items[r.position], r.result) for r in store.results(run_id) if r.position in done and r.result.get("efficiency_pending")]
-        total = sum(isinstance(item, Sample) for item in items)
-        completed = total - len(todo) - len(pending)
-        if on_progress:
-            on_progress(completed, total, None)
-        if todo or pending:
+            store.add_sample_error(run.run_id, error.line_number, error.task_id, error.message)
+        todo = [(position, item, None) for position, item in enumerate(items) if isinstance(item, Sample) and position not in run.done]
+        measuring = config.efficiency is not None
+        # judged in an earlier, killed run, efficiency not yet measured
+        waiting = store.positions(run.run_id, stage=JUDGED) if measuring and run.done else set()
+        unmeasured = [o for o in run.outcomes() if o.position in waiting]
+        run.completed = run.total - len(todo) - len(unmeasured)
+        run.progress()
+        if todo or unmeasured:
             box = sandbox or Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds)
             try:
-                pairs = ((by_id[item.task_id], item.program) for _, item in todo)
-                for offset, result in box.run_many(pairs):
-                    position, item = todo[offset]
-                    data = result.to_dict()
-                    if config.efficiency is not None:
-                        # stored now, so a killed run keeps it; completed once its efficiency is measured
-                        data["efficiency_pending"] = True
-                        pending.append((position, item, data))
-                    store.add_result(run_id, position, item.line_number, item.task_id, item.index, result.passed, result.status.value, data)
-                    if config.efficiency is None:
-                        completed += 1
-                        if on_progress:
-                            on_progress(completed, total, _outcome(position, item, result.passed, result.status.value, data))
-                if config.efficiency is not None:
-                    from assay.efficiency import evaluate_efficiency
-
-                    pending.sort(key=lambda entry: entry[0])
-
-                    def on_efficiency(index: int, eff) -> None:
-                        nonlocal completed
-                        position, item, judged = pending[index]
-                        passed = bool(judged["passed"]) and eff.passed  # ENAMEL: a wrong answer on a stress input fails the sample
-                        data = {k: v for k, v in judged.items() if k != "efficiency_pending"}
-                        data["passed"] = passed
-                        data.update(efficiency_fields(eff))
-                        store.add_result(run_id, position, item.line_number, item.task_id, item.index, passed, data["status"], data)
-                        completed += 1
-                        if on_progress:
-                            on_progress(completed, total, _outcome(position, item, passed, data["status"], data))
-
-                    items_eff = [(by_id[item.task_id], item.program, bool(judged["passed"])) for _, item, judged in pending]
-                    evaluate_efficiency(items_eff, box, config=config.efficiency, on_result=on_efficiency)
+                judged = list(run.judge(box, by_id, todo, final=not measuring))
+                if measuring:
+                    programs = {position: item for position, item in enumerate(items) if isinstance(item, Sample)}
+                    measure_efficiency(run, box, config.efficiency, by_id, programs, unmeasured + judged)
             finally:
                 if sandbox is None:
                     box.close()
-        outcomes = [
-            SampleOutcome(r.position, r.task_id, r.sample_index, r.line_number, r.passed, r.status, r.result)
-            for r in store.results(run_id)
-        ]
-        store.finish_run(run_id)
+        report = run.finish(problems, config.ks, errors)
     finally:
         if own_store:
             store.close()
-    report = score(run_id, name, problems, outcomes, errors, config.ks, time.monotonic() - started, reused=len(done))
     if config.efficiency is not None:
         add_efficiency(report, config.ks)
     return report
 
 
-def efficiency_fields(eff) -> dict:
-    """The result-line fields of a :class:`~assay.efficiency.SampleEfficiency`."""
-    import math
+def measure_efficiency(run: Evaluation, sandbox: Sandbox, config: "EfficiencyConfig", problems: dict[str, Problem], samples: dict[int, Sample], judged: list[SampleOutcome]) -> None:
+    """The efficiency stage: each judged sample on its stress inputs, stored as it completes."""
+    from assay.efficiency import evaluate_efficiency
 
-    score = None if math.isnan(eff.score) else eff.score
-    return {
-        "efficiency": score,
-        "cost": [{"level": c.level, "value": c.value, "unit": c.unit, "meter": c.meter, "status": c.status, "reference": c.reference} for c in eff.levels],
-        "speedup": eff.speedup,
-        "efficiency_meter": eff.meter,
-        "efficiency_detail": {k: v for k, v in eff.to_dict().items() if k != "levels"},
-    }
+    judged = sorted(judged, key=lambda o: o.position)
+
+    def on_result(index: int, eff: Any) -> None:
+        outcome = judged[index]
+        passed = outcome.passed and eff.passed  # ENAMEL: a wrong answer on a stress input fails the sample
+        run.record(outcome.position, samples[outcome.position], outcome.verdict, passed=passed, efficiency=EfficiencyRecord.of(eff), extraction=outcome.extraction)
+
+    items = [(problems[o.task_id], samples[o.position].program, o.passed) for o in judged]
+    evaluate_efficiency(items, sandbox, config=config, on_result=on_result)
 
 
 def add_efficiency(report: EvalReport, ks: Sequence[int]) -> None:
@@ -228,16 +311,17 @@ def add_efficiency(report: EvalReport, ks: Sequence[int]) -> None:
     speedups: dict[str, list[float]] = defaultdict(list)
     meters = set()
     for outcome in report.outcomes:
-        if outcome.status == Status.INFRA_ERROR.value or "efficiency" not in outcome.result:
+        eff = outcome.efficiency
+        if outcome.status is Status.INFRA_ERROR or eff is None:
             continue
-        scores[outcome.task_id].append(outcome.result.get("efficiency"))
+        scores[outcome.task_id].append(eff.score)
         passed[outcome.task_id].append(outcome.passed)
-        if outcome.result.get("speedup"):
-            speedups[outcome.task_id].append(float(outcome.result["speedup"]))
-        if outcome.result.get("efficiency_meter"):
-            meters.add(outcome.result["efficiency_meter"])
+        if eff.speedup:
+            speedups[outcome.task_id].append(float(eff.speedup))
+        if eff.meter:
+            meters.add(eff.meter)
     report.efficiency_unmeasured = sum(v is None for values in scores.values() for v in values)
-    per_problem = [ProblemSamples(t, tuple(passed[t]), tuple(float(v) for v in values)) for t, values in scores.items() if values and all(v is not None for v in values)]
+    per_problem = [ProblemSamples(t, tuple(passed[t]), tuple(float(v) for v in values)) for t, values in scores.items() if values and all(v is not None for v in values)]  # type: ignore[arg-type]
     report.efficiency_meter = ", ".join(sorted(meters)) or None
     for k in ks:
         eligible = [p for p in per_problem if p.n >= k]
@@ -249,10 +333,6 @@ def add_efficiency(report: EvalReport, ks: Sequence[int]) -> None:
         report.speedup = AggregateMetric("speedup", ci.estimate, ci, len(per_problem_speedup))
 
 
-def _outcome(position: int, item: Sample, passed: bool, status: str, data: dict) -> SampleOutcome:
-    return SampleOutcome(position, item.task_id, item.index, item.line_number, passed, status, data)
-
-
 def score(run_id: str, benchmark: str, problems: Sequence[Problem], outcomes: list[SampleOutcome], errors: list[tuple[int, SampleError]], ks: Sequence[int], elapsed: float, reused: int = 0) -> EvalReport:
     """pass@k over problems that have samples; bad lines naming a task count as failed samples.
 
@@ -261,7 +341,7 @@ def score(run_id: str, benchmark: str, problems: Sequence[Problem], outcomes: li
     """
     passed_by_task: dict[str, list[bool]] = defaultdict(list)
     for outcome in outcomes:
-        if outcome.status != Status.INFRA_ERROR.value:
+        if outcome.status is not Status.INFRA_ERROR:
             passed_by_task[outcome.task_id].append(outcome.passed)
     for _, error in errors:
         if error.task_id is not None:
@@ -272,7 +352,7 @@ def score(run_id: str, benchmark: str, problems: Sequence[Problem], outcomes: li
         eligible = [p for p in per_problem if p.n >= k]
         if eligible:
             pass_at[k] = pass_at_k_over_problems(eligible, k)
-    counts = Counter(outcome.status for outcome in outcomes)
+    counts = Counter(outcome.status.value for outcome in outcomes)
     if errors:
         counts["bad_line"] = len(errors)
     return EvalReport(run_id, benchmark, outcomes, errors, pass_at, dict(counts), len(per_problem), elapsed, reused)

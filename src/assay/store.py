@@ -63,7 +63,14 @@ MIGRATIONS = (
     );
     CREATE INDEX llm_calls_run ON llm_calls(run_id, task_id, sample_index);
     """,
+    # A result's stage: 'done', or 'judged' while more is to be measured (efficiency).
+    # Stores from before kept that as a flag in the result's JSON.
+    """
+    ALTER TABLE results ADD COLUMN stage TEXT NOT NULL DEFAULT 'done';
+    UPDATE results SET stage = 'judged' WHERE json_extract(result, '$.efficiency_pending');
+    """,
 )
+DONE, JUDGED = "done", "judged"
 
 
 def default_path() -> Path:
@@ -140,12 +147,19 @@ class Store:
 
     # ---------------------------------------------------------------- results
 
-    def add_result(self, run_id: str, position: int, line_number: int | None, task_id: str, sample_index: int, passed: bool, status: str, result: dict[str, Any]) -> None:
+    def add_result(self, run_id: str, position: int, line_number: int | None, task_id: str, sample_index: int, passed: bool, status: str, result: dict[str, Any], stage: str | None = None) -> None:
+        """Store (or replace) one sample's result; ``stage`` JUDGED while more is to be measured."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, position, line_number, task_id, sample_index, int(passed), status, json.dumps(result), time.time()),
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, position, line_number, task_id, sample_index, int(passed), status, json.dumps(result), time.time(), stage or DONE),
             )
+
+    def positions(self, run_id: str, stage: str) -> set[int]:
+        """Positions whose result is at ``stage``."""
+        with self._lock:
+            rows = self._db.execute("SELECT position FROM results WHERE run_id = ? AND stage = ?", (run_id, stage)).fetchall()
+        return {row[0] for row in rows}
 
     def add_llm_call(self, run_id: str, task_id: str, sample_index: int, model: str, messages: list[dict], params: dict, completion: str, finish_reason: str | None, prompt_tokens: int, completion_tokens: int, seconds: float, cached: bool) -> None:
         with self._lock:

@@ -29,6 +29,10 @@ import functools
 import re
 import textwrap
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assay.problems.model import Problem
 
 _PYTHON_TAGS = {"python", "python3", "py", "py3", "python2", "ipython", "sage", "pyth"}
 _NOT_PYTHON_TAGS = {
@@ -389,3 +393,57 @@ def _is_main_guard(test: ast.expr) -> bool:
         and test.left.id == "__name__"
         and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
     )
+
+
+# ---------------------------------------------------------------- a reply's program
+
+_PY_TAGS = {"", "python", "python3", "py", "py3"}
+
+
+def program_from_reply(reply: str, problem: "Problem") -> tuple[str | None, str]:
+    """The program a model's reply gives for ``problem``, and how it was found; None when there is no code.
+
+    The one way a reply becomes a program, for ``assay solve``, search and
+    rewards alike. A function problem goes through :func:`extract_code`
+    with the problem's prompt and entry point (fenced blocks, a bare
+    function, or a HumanEval-style body that continues the prompt); a
+    stdin/stdout problem takes a whole script. Prose, and bodies of bare
+    words ("nope", "TODO") that happen to compile, are no code.
+    """
+    if problem.tests and all(t.kind == "stdio" for t in problem.tests):
+        return _script_program(reply)
+    extracted = extract_code(reply, entry_point=problem.entry_point or None, prompt=problem.prompt or None)
+    code, method = extracted.code, extracted.method
+    if not code.strip():
+        return None, method
+    if method.startswith("raw") and not compiles(code):  # prose, nothing that looks like code
+        return None, method
+    if method.startswith("prompt+body") and problem.prompt and _only_words(code[len(problem.prompt.rstrip("\n")) :]):
+        return None, method  # "nope" continues a prompt as a body that compiles, but is no code
+    return code, method
+
+
+def _only_words(body: str) -> bool:
+    """True when a body is nothing but bare names or strings ("nope", "TODO")."""
+    try:
+        tree = ast.parse(textwrap.dedent(body.strip("\n")))
+    except (SyntaxError, ValueError):
+        return False
+    return all(isinstance(s, ast.Expr) and isinstance(s.value, (ast.Name, ast.Constant)) for s in tree.body)
+
+
+def _script_program(reply: str) -> tuple[str | None, str]:
+    """A whole script for stdin/stdout problems.
+
+    ``extract_code`` drops top-level ``print(...)`` calls as test scaffolding,
+    which is right for function problems and wrong for scripts; so here the
+    last Python (or untagged) fenced block that compiles is taken as is, else
+    the whole reply if it compiles.
+    """
+    text = clean_reply(reply)
+    blocks = [b for b in find_fenced_blocks(text) if b.tag in _PY_TAGS and b.code.strip() and compiles(b.code)]
+    if blocks:
+        return blocks[-1].code.rstrip() + "\n", "fenced-script"
+    if text.strip() and compiles(text):
+        return text.strip("\n") + "\n", "bare-script"
+    return None, "raw"

@@ -14,19 +14,17 @@ in the child.
 
 from __future__ import annotations
 
-import ast
 import atexit
 import logging
 import math
 import os
-import textwrap
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from assay.models.extract import clean_reply, compiles, extract_code, find_fenced_blocks
+from assay.models.extract import program_from_reply
 from assay.problems.model import Problem
 from assay.reward.functions import (
     NOT_SCORED,
@@ -69,47 +67,7 @@ def program_of(item: RewardItem) -> tuple[str | None, str]:
     """(program or None when there is no code, how it was found)."""
     if item.solution is not None:
         return (item.solution if item.solution.strip() else None), "solution"
-    problem = item.problem
-    if problem.tests and all(t.kind == "stdio" for t in problem.tests):
-        return _script_program(item.completion or "")
-    extracted = extract_code(item.completion or "", entry_point=problem.entry_point or None, prompt=problem.prompt or None)
-    code, method = extracted.code, extracted.method
-    if not code.strip():
-        return None, method
-    if method.startswith("raw") and not compiles(code):  # prose, nothing that looks like code
-        return None, method
-    if method.startswith("prompt+body") and problem.prompt and _only_words(code[len(problem.prompt.rstrip("\n")) :]):
-        return None, method  # "nope" continues a prompt as a body that compiles, but is no code
-    return code, method
-
-
-def _only_words(body: str) -> bool:
-    """True when a body is nothing but bare names or strings ("nope", "TODO")."""
-    try:
-        tree = ast.parse(textwrap.dedent(body.strip("\n")))
-    except (SyntaxError, ValueError):
-        return False
-    return all(isinstance(s, ast.Expr) and isinstance(s.value, (ast.Name, ast.Constant)) for s in tree.body)
-
-
-_PY_TAGS = {"", "python", "python3", "py", "py3"}
-
-
-def _script_program(reply: str) -> tuple[str | None, str]:
-    """A whole script for stdin/stdout problems.
-
-    ``extract_code`` drops top-level ``print(...)`` calls as test scaffolding,
-    which is right for function problems and wrong for scripts; so here the
-    last Python (or untagged) fenced block that compiles is taken as is, else
-    the whole reply if it compiles.
-    """
-    text = clean_reply(reply)
-    blocks = [b for b in find_fenced_blocks(text) if b.tag in _PY_TAGS and b.code.strip() and compiles(b.code)]
-    if blocks:
-        return blocks[-1].code.rstrip() + "\n", "fenced-script"
-    if text.strip() and compiles(text):
-        return text.strip("\n") + "\n", "bare-script"
-    return None, "raw"
+    return program_from_reply(item.completion or "", item.problem)
 
 
 # ------------------------------------------------------------- shared sandbox
