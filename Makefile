@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.assay-installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded,trl]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded,trl,ray]'
 	@touch $(STAMP)
 
 system:
@@ -19,6 +19,7 @@ demo: system $(STAMP)
 	$(BIN)/assay eval --benchmark humaneval --samples canonical
 
 test: system $(STAMP)
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/python -m pytest -q
 
 bench: system $(STAMP)

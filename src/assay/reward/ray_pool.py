@@ -102,7 +102,10 @@ class RayRewardPool:
         actor_options: dict[str, Any] | None = None,
         address: str | None = None,
     ) -> None:
-        import ray
+        try:
+            import ray
+        except ImportError:
+            raise ImportError("RayRewardPool needs Ray: pip install 'assay[ray]'") from None
 
         if not ray.is_initialized():
             ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False)
