@@ -69,6 +69,16 @@ MIGRATIONS = (
     ALTER TABLE results ADD COLUMN stage TEXT NOT NULL DEFAULT 'done';
     UPDATE results SET stage = 'judged' WHERE json_extract(result, '$.efficiency_pending');
     """,
+    # Oracle pools: the tests a search may see, per problem, with provenance and trust (assay.oracles).
+    """
+    CREATE TABLE oracle_pools (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        task_id TEXT NOT NULL,
+        pool TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, task_id)
+    );
+    """,
 )
 DONE, JUDGED = "done", "judged"
 
@@ -127,7 +137,7 @@ class Store:
                 return self._db.execute("SELECT COUNT(*) FROM results WHERE run_id = ?", (run_id,)).fetchone()[0]
             self._db.execute("BEGIN")
             if exists:
-                for table in ("results", "sample_errors", "llm_calls", "runs"):
+                for table in ("results", "sample_errors", "llm_calls", "oracle_pools", "runs"):
                     self._db.execute("DELETE FROM %s WHERE run_id = ?" % table, (run_id,))
             self._db.execute(
                 "INSERT INTO runs (run_id, kind, benchmark, source, config, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -187,6 +197,16 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT position FROM results WHERE run_id = ? AND status != 'infra_error'", (run_id,)).fetchall()
         return {row[0] for row in rows}
+
+    def add_oracle_pool(self, run_id: str, task_id: str, pool: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO oracle_pools VALUES (?, ?, ?, ?)", (run_id, task_id, json.dumps(pool), time.time()))
+
+    def oracle_pools(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """task_id -> the stored pool (``OraclePool.to_dict``)."""
+        with self._lock:
+            rows = self._db.execute("SELECT task_id, pool FROM oracle_pools WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall()
+        return {task_id: json.loads(pool) for task_id, pool in rows}
 
     def results(self, run_id: str) -> Iterator[StoredResult]:
         with self._lock:
