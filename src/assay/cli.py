@@ -9,11 +9,11 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from assay.plugins import BENCHMARKS, COMMANDS, STRATEGIES, Command, hookimpl
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from assay.plugins import BENCHMARKS, COMMANDS, STRATEGIES, Command, hookimpl
 
 console = Console(stderr=False)
 errors = Console(stderr=True)
@@ -27,6 +27,30 @@ def _ks(text: str) -> tuple[int, ...]:
     if not ks or min(ks) < 1:
         raise argparse.ArgumentTypeError("--k values must be positive")
     return ks
+
+
+def progress_bar(label: str, count_passed: bool = True) -> tuple[Progress, Callable[..., None]]:
+    """A progress bar on stderr (shown on a terminal, or with ASSAY_PROGRESS=1) and its callback.
+
+    The callback takes (done, total) and, optionally, the outcome just
+    finished, whose ``passed`` is counted.
+    """
+    passed = [TextColumn("[green]{task.fields[passed]} passed")] if count_passed else []
+    progress = Progress(
+        TextColumn("[bold]%s" % label), BarColumn(), MofNCompleteColumn(), *passed,
+        TimeElapsedColumn(), TimeRemainingColumn(), console=errors,
+        disable=not errors.is_terminal and os.environ.get("ASSAY_PROGRESS") != "1",
+    )  # fmt: skip
+    state: dict = {"task": None, "passed": 0}
+
+    def on_progress(done: int, total: int, outcome: object = None) -> None:
+        if state["task"] is None:
+            state["task"] = progress.add_task(label, total=total, passed=0)
+        if getattr(outcome, "passed", False):
+            state["passed"] += 1
+        progress.update(state["task"], completed=done, passed=state["passed"])
+
+    return progress, on_progress
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 def command_eval(args: argparse.Namespace) -> int:
     from assay.evaluate import EvalConfig, evaluate, write_results
     from assay.problems import load_benchmark
-    from assay.sandbox.limits import MiB, Limits
+    from assay.sandbox.limits import Limits, MiB
     from assay.store import Store
 
     try:
@@ -137,25 +161,7 @@ def command_eval(args: argparse.Namespace) -> int:
         efficiency = EfficiencyConfig(meter=meter, repeats=args.repeats)
     config = EvalConfig(workers=args.workers, ks=args.k, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout, efficiency=efficiency)
     store = Store(args.store) if args.store else Store()
-    progress = Progress(
-        TextColumn("[bold]evaluating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("[green]{task.fields[passed]} passed"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=errors,
-        transient=False,
-        disable=not errors.is_terminal and os.environ.get("ASSAY_PROGRESS") != "1",
-    )
-    state = {"task": None, "passed": 0}
-
-    def on_progress(done: int, total: int, outcome) -> None:
-        if state["task"] is None:
-            state["task"] = progress.add_task("eval", total=total, passed=0)
-        if outcome is not None and outcome.passed:
-            state["passed"] += 1
-        progress.update(state["task"], completed=done, passed=state["passed"])
+    progress, on_progress = progress_bar("evaluating")
 
     with progress, store:
         report = evaluate(args.benchmark, args.samples, config=config, store=store, resume=args.resume, on_progress=on_progress)
@@ -209,7 +215,7 @@ def command_solve(args: argparse.Namespace) -> int:
     from assay.evaluate import write_results
     from assay.models import CachedModel, GenerationParams, ModelError, ResponseCache, load_model
     from assay.problems import load_benchmark
-    from assay.sandbox.limits import MiB, Limits
+    from assay.sandbox.limits import Limits, MiB
     from assay.sandbox.pool import Sandbox
     from assay.solve import SolveConfig, solve
     from assay.store import Store
@@ -226,19 +232,7 @@ def command_solve(args: argparse.Namespace) -> int:
     params = GenerationParams(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed)
     limits = Limits.for_cpu(args.timeout, memory_bytes=args.memory_mb * MiB)
     store = Store(args.store) if args.store else Store()
-    progress = Progress(
-        TextColumn("[bold]solving"), BarColumn(), MofNCompleteColumn(), TextColumn("[green]{task.fields[passed]} passed"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=errors,
-        disable=not errors.is_terminal and os.environ.get("ASSAY_PROGRESS") != "1",
-    )  # fmt: skip
-    state = {"task": None, "passed": 0}
-
-    def on_progress(done: int, total: int, outcome) -> None:
-        if state["task"] is None:
-            state["task"] = progress.add_task("solve", total=total, passed=0)
-        if outcome is not None and outcome.passed:
-            state["passed"] += 1
-        progress.update(state["task"], completed=done, passed=state["passed"])
+    progress, on_progress = progress_bar("solving")
 
     config = SolveConfig(strategy=args.strategy, n=args.n, params=params, concurrency=args.concurrency)
     try:
