@@ -166,6 +166,7 @@ BUILTIN_PLUGINS = (
     "assay.solve",
     "assay.cli",
     "assay.reward.cli",
+    "assay.oracles.build",
 )
 
 _lock = threading.RLock()
