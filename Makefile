@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.assay-installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded,trl,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded,trl,ray,report]'
 	@touch $(STAMP)
 
 system:

@@ -160,7 +160,7 @@ class Evaluation:
     def record(self, position: int, sample: Sample, verdict: SampleResult, *, passed: bool | None = None, efficiency: EfficiencyRecord | None = None, extraction: str | None = None, final: bool = True) -> SampleOutcome:
         """Store one sample's outcome now (a killed run keeps it); ``final=False``: judged, more to measure."""
         outcome = SampleOutcome(position, sample.task_id, sample.index, sample.line_number, verdict.passed if passed is None else passed, verdict, efficiency, extraction)
-        self.store.add_result(self.run_id, position, sample.line_number, sample.task_id, sample.index, outcome.passed, outcome.status.value, outcome.to_line(), stage=None if final else JUDGED)
+        self.store.add_result(self.run_id, position, sample.line_number, sample.task_id, sample.index, outcome.passed, outcome.status.value, outcome.to_line(), stage=None if final else JUDGED, program=sample.program)
         if final:
             self.progress(outcome)
         return outcome

@@ -167,6 +167,7 @@ BUILTIN_PLUGINS = (
     "assay.cli",
     "assay.reward.cli",
     "assay.oracles.build",
+    "assay.report.plugin",
 )
 
 _lock = threading.RLock()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import sqlite3
 import threading
 import time
@@ -79,12 +80,60 @@ MIGRATIONS = (
         PRIMARY KEY (run_id, task_id)
     );
     """,
+    # What reports show that was not kept before: each sample's program, and the machine a run ran on.
+    # Older rows keep NULL there (reports say "not stored").
+    """
+    ALTER TABLE results ADD COLUMN program TEXT;
+    ALTER TABLE runs ADD COLUMN machine TEXT;
+    """,
 )
 DONE, JUDGED = "done", "judged"
 
 
 def default_path() -> Path:
     return Path(os.environ.get("ASSAY_HOME", ".assay")) / "store.sqlite"
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine a run runs on, as reports show it: CPU, cores, memory, system, Python."""
+    cpu = platform.processor() or platform.machine()
+    memory = None
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+        with open("/proc/meminfo") as handle:
+            memory = int(handle.readline().split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    from assay import __version__
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": memory, "system": "%s %s" % (platform.system(), platform.release()), "python": platform.python_version(), "assay": __version__}
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run's row: what it was (kind, benchmark, source, config), when, and where."""
+
+    run_id: str
+    kind: str
+    benchmark: str
+    source: str  # eval: the samples file; solve: the model's name
+    config: dict[str, Any]
+    created_at: float
+    finished_at: float | None
+    machine: dict[str, Any] | None  # None: stored before migration 4
+
+
+@dataclass(frozen=True)
+class ResultBrief:
+    """What a listing needs of one result, read without parsing the result's JSON in Python."""
+
+    task_id: str
+    sample_index: int
+    passed: bool
+    status: str
+    efficiency: float | None
+    has_efficiency: bool
 
 
 @dataclass(frozen=True)
@@ -140,8 +189,8 @@ class Store:
                 for table in ("results", "sample_errors", "llm_calls", "oracle_pools", "runs"):
                     self._db.execute("DELETE FROM %s WHERE run_id = ?" % table, (run_id,))
             self._db.execute(
-                "INSERT INTO runs (run_id, kind, benchmark, source, config, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, kind, benchmark, source, json.dumps(config, sort_keys=True), time.time()),
+                "INSERT INTO runs (run_id, kind, benchmark, source, config, created_at, machine) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind, benchmark, source, json.dumps(config, sort_keys=True), time.time(), json.dumps(machine_info())),
             )
             self._db.execute("COMMIT")
             return 0
@@ -157,12 +206,13 @@ class Store:
 
     # ---------------------------------------------------------------- results
 
-    def add_result(self, run_id: str, position: int, line_number: int | None, task_id: str, sample_index: int, passed: bool, status: str, result: dict[str, Any], stage: str | None = None) -> None:
-        """Store (or replace) one sample's result; ``stage`` JUDGED while more is to be measured."""
+    def add_result(self, run_id: str, position: int, line_number: int | None, task_id: str, sample_index: int, passed: bool, status: str, result: dict[str, Any], stage: str | None = None, program: str | None = None) -> None:
+        """Store (or replace) one sample's result; ``stage`` JUDGED while more is to be measured; ``program``: the code judged."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, position, line_number, task_id, sample_index, int(passed), status, json.dumps(result), time.time(), stage or DONE),
+                "INSERT OR REPLACE INTO results (run_id, position, line_number, task_id, sample_index, passed, status, result, created_at, stage, program)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, position, line_number, task_id, sample_index, int(passed), status, json.dumps(result), time.time(), stage or DONE, program),
             )
 
     def positions(self, run_id: str, stage: str) -> set[int]:
@@ -216,3 +266,72 @@ class Store:
             ).fetchall()
         for position, line, task_id, index, passed, status, result in rows:
             yield StoredResult(position, line, task_id, index, bool(passed), status, json.loads(result))
+
+    # ---------------------------------------------------------------- reading runs back (reports, `assay runs`)
+
+    def _run(self, row: tuple) -> StoredRun:
+        run_id, kind, benchmark, source, config, created, finished, machine = row
+        return StoredRun(run_id, kind, benchmark, source, json.loads(config), created, finished, json.loads(machine) if machine else None)
+
+    def runs(self) -> list[StoredRun]:
+        """Every run, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT run_id, kind, benchmark, source, config, created_at, finished_at, machine FROM runs ORDER BY created_at, run_id").fetchall()
+        return [self._run(row) for row in rows]
+
+    def run(self, run_id: str) -> StoredRun | None:
+        with self._lock:
+            row = self._db.execute("SELECT run_id, kind, benchmark, source, config, created_at, finished_at, machine FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return self._run(row) if row else None
+
+    def find_runs(self, prefix: str) -> list[str]:
+        """Run ids starting with ``prefix`` (an exact id first)."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (prefix,)).fetchone():
+                return [prefix]
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = self._db.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY created_at", (escaped + "%",)).fetchall()
+        return [row[0] for row in rows]
+
+    def result_briefs(self, run_id: str) -> list[ResultBrief]:
+        """Task, index, pass, status and efficiency score of every result, in position order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT task_id, sample_index, passed, status, json_extract(result, '$.efficiency'), json_type(result, '$.efficiency') IS NOT NULL"
+                " FROM results WHERE run_id = ? ORDER BY position",
+                (run_id,),
+            ).fetchall()
+        return [ResultBrief(task, index, bool(passed), status, eff, bool(has)) for task, index, passed, status, eff, has in rows]
+
+    def programs(self, run_id: str) -> dict[int, str]:
+        """The program each result judged, by position (results stored before migration 4 have none)."""
+        with self._lock:
+            rows = self._db.execute("SELECT position, program FROM results WHERE run_id = ? AND program IS NOT NULL", (run_id,)).fetchall()
+        return dict(rows)
+
+    def sample_errors(self, run_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT line_number, task_id, message FROM sample_errors WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall()
+        return [{"line_number": line, "task_id": task, "message": message} for line, task, message in rows]
+
+    def llm_totals(self, run_id: str) -> dict[str, Any]:
+        """A run's model cost: calls, prompt and completion tokens, seconds in the model, cached replies."""
+        with self._lock:
+            calls, prompt, completion, seconds, cached = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(seconds), 0), COALESCE(SUM(cached), 0) FROM llm_calls WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+        return {"calls": calls, "prompt_tokens": prompt, "completion_tokens": completion, "seconds": seconds, "cached": cached}
+
+    def has_table(self, name: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+    def rows(self, table: str, run_id: str) -> list[dict[str, Any]]:
+        """Every row of ``table`` for a run, as dicts (for tables other work adds, e.g. a search tree); [] if there is no such table."""
+        if not table.isidentifier() or not self.has_table(table):
+            return []
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM %s WHERE run_id = ? ORDER BY rowid" % table, (run_id,))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]

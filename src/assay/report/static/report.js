@@ -1,0 +1,201 @@
+// The report's behaviour: sortable tables, filters, and a problem's samples on click.
+// Every string from the run store goes into the page as text (textContent), never as HTML;
+// the one HTML inserted is a program highlighted by pygments, which escaped it.
+(function () {
+  "use strict";
+  var parsed = {};
+  function data(id) {
+    if (!(id in parsed)) parsed[id] = JSON.parse(document.getElementById(id).textContent);
+    return parsed[id];
+  }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function add(parent) {
+    for (var i = 1; i < arguments.length; i++) if (arguments[i]) parent.appendChild(arguments[i]);
+    return parent;
+  }
+  function badge(status) { return el("span", "badge st-" + String(status).replace(/[^a-z_]/g, ""), status); }
+  function ms(ns) { return (ns / 1e6).toFixed(2); }
+  function mib(b) { return (b / 1048576).toFixed(1); }
+
+  // ---------------------------------------------------------------- sorting
+  function sortBy(table, th) {
+    var index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var dir = th.getAttribute("data-dir") === "asc" ? "desc" : "asc";
+    Array.prototype.forEach.call(th.parentNode.children, function (h) { h.removeAttribute("data-dir"); });
+    th.setAttribute("data-dir", dir);
+    var body = table.tBodies[0];
+    Array.prototype.slice.call(body.querySelectorAll("tr.detail")).forEach(function (d) { d.remove(); });
+    Array.prototype.forEach.call(body.querySelectorAll("tr.open"), function (r) { r.classList.remove("open"); });
+    var rows = Array.prototype.slice.call(body.rows);
+    function key(row) {
+      var cell = row.cells[index];
+      var v = cell.getAttribute("data-v");
+      if (v === null || v === "") return dir === "asc" ? Infinity : -Infinity;
+      var n = Number(v);
+      return isNaN(n) ? v : n;
+    }
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      var c = x < y ? -1 : x > y ? 1 : 0;
+      return dir === "asc" ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  document.querySelectorAll("table.sortable th[data-sort]").forEach(function (th) {
+    th.addEventListener("click", function () { sortBy(th.closest("table"), th); });
+  });
+
+  // ---------------------------------------------------------------- filters
+  function applyProblemFilters(box) {
+    var bar = box.querySelector(".filters");
+    var text = bar.querySelector(".f-text").value.trim().toLowerCase();
+    var status = bar.querySelector(".f-status").value;
+    var kind = bar.querySelector(".f-kind").value;
+    var outcome = bar.querySelector(".f-outcome").value;
+    var shown = 0, total = 0;
+    box.querySelectorAll("tr.row").forEach(function (row) {
+      total++;
+      var ok = (!text || row.getAttribute("data-task").toLowerCase().indexOf(text) >= 0) &&
+        (!status || row.getAttribute("data-statuses").split(" ").indexOf(status) >= 0) &&
+        (!kind || row.getAttribute("data-kinds").split("|").indexOf(kind) >= 0) &&
+        (!outcome || row.getAttribute("data-outcome") === outcome);
+      row.hidden = !ok;
+      var next = row.nextElementSibling;
+      if (next && next.classList.contains("detail")) next.hidden = !ok;
+      if (ok) shown++;
+    });
+    bar.querySelector(".count").textContent = shown + " of " + total + " problems";
+  }
+  document.querySelectorAll(".problems").forEach(function (box) {
+    box.querySelectorAll(".filters input, .filters select").forEach(function (input) {
+      input.addEventListener("input", function () { applyProblemFilters(box); });
+      input.addEventListener("change", function () { applyProblemFilters(box); });
+    });
+    applyProblemFilters(box);
+  });
+  document.querySelectorAll(".f-differ").forEach(function (box) {
+    var section = box.closest("section");
+    function apply() {
+      var shown = 0, total = 0;
+      section.querySelectorAll("tr.cmp").forEach(function (row) {
+        total++;
+        row.hidden = box.checked && row.getAttribute("data-differ") !== "1";
+        if (!row.hidden) shown++;
+      });
+      section.querySelector(".filters .count").textContent = shown + " of " + total + " problems";
+    }
+    box.addEventListener("change", apply);
+    apply();
+  });
+
+  // ---------------------------------------------------------------- a problem's samples
+  function evidence(test) {
+    var dl = el("dl", "evidence");
+    function item(name, value, pre) {
+      if (value === undefined || value === null || value === "") return;
+      add(dl, el("dt", null, name));
+      var dd = el("dd");
+      add(dd, pre ? el("pre", "out", value) : el("span", "msg", value));
+      dl.appendChild(dd);
+    }
+    var dt = el("dd");
+    add(dt, el("span", null, test.name + " "), badge(test.status));
+    add(dl, el("dt", null, "test"), dt);
+    item("input / message", test.message);
+    item("first difference", test.diff);
+    item("exception", test.exc);
+    item("traceback", test.tb, true);
+    item("stdout", test.stdout, true);
+    item("stderr", test.stderr, true);
+    if (test.cpu !== undefined) item("CPU / peak memory", ms(test.cpu) + " ms / " + mib(test.rss || 0) + " MiB");
+    return dl;
+  }
+  function testsTable(tests) {
+    var table = el("table", "tests");
+    var head = add(el("tr"), el("th", null, "test"), el("th", null, "status"), el("th", null, "CPU ms"), el("th", null, "peak MiB"));
+    add(table, add(el("thead"), head));
+    var body = el("tbody");
+    tests.forEach(function (t) {
+      var tr = el("tr");
+      var st = el("td");
+      st.appendChild(badge(t[1]));
+      add(tr, el("td", null, t[0]), st, el("td", null, ms(t[2])), el("td", null, mib(t[3])));
+      body.appendChild(tr);
+    });
+    return add(table, body);
+  }
+  function sampleCard(sample, payload, open) {
+    var card = el("details", "sample");
+    card.open = open;
+    var summary = el("summary");
+    add(summary, el("b", null, "sample " + sample.i + " "), badge(sample.st));
+    if (sample.fk) add(summary, el("span", null, " " + sample.fk));
+    if (sample.eff !== undefined && sample.eff !== null) add(summary, el("span", "na", " · eff " + Number(sample.eff).toFixed(3)));
+    if (sample.sp) add(summary, el("span", "na", " · speedup " + Number(sample.sp).toFixed(2) + "×"));
+    if (sample.ext) add(summary, el("span", "na", " · code: " + sample.ext));
+    card.appendChild(summary);
+    var body = el("div", "body");
+    if (sample.infra) add(body, el("div", "label", "infrastructure error (not the candidate's)"), el("pre", "out", sample.infra));
+    if (sample.fail) add(body, el("div", "label", "first failing test"), evidence(sample.fail));
+    if (sample.out) add(body, el("div", "label", "output (" + sample.out.name + ")"), sample.out.stdout ? el("pre", "out", sample.out.stdout) : null, sample.out.stderr ? el("pre", "out", sample.out.stderr) : null);
+    if (sample.tests.length) add(body, el("div", "label", "tests (" + sample.tests.length + ")"), testsTable(sample.tests));
+    if (sample.levels && sample.levels.length) {
+      var lv = el("table", "tests");
+      add(lv, add(el("thead"), add(el("tr"), el("th", null, "level"), el("th", null, "cost"), el("th", null, "reference"), el("th", null, "status"))));
+      var lb = el("tbody");
+      sample.levels.forEach(function (l) {
+        add(lb, add(el("tr"), el("td", null, l[0]), el("td", null, l[1] === null ? "-" : Number(l[1]).toPrecision(4) + " " + (l[2] || "")), el("td", null, l[4] === null || l[4] === undefined ? "-" : Number(l[4]).toPrecision(4)), el("td", null, l[3])));
+      });
+      add(body, el("div", "label", "efficiency on stress inputs (" + (sample.meter || "") + ")"), add(lv, lb));
+    }
+    if (sample.code !== undefined) {
+      var pre = el("pre", "hl code");
+      if (sample.code === "") pre.textContent = "(no code)";
+      else pre.innerHTML = sample.code; // pygments output: the program, escaped
+      add(body, el("div", "label", "program"), pre);
+    } else {
+      add(body, el("div", "label", "program"), el("p", "note", "not stored (a run from before programs were kept)"));
+    }
+    (sample.calls || []).forEach(function (call, n) {
+      var box = el("details", "call");
+      add(box, el("summary", null, "model call " + (n + 1) + ": " + call.pt + " + " + call.ct + " tokens, " + call.s + " s" + (call.c ? ", cached" : "") + (call.f ? ", " + call.f : "")));
+      (payload.prompts[call.p] || []).forEach(function (m) { add(box, el("div", "label", m[0]), el("pre", "out prompt", m[1])); });
+      add(box, el("div", "label", "reply"), el("pre", "out reply", call.r));
+      body.appendChild(box);
+    });
+    card.appendChild(body);
+    return card;
+  }
+  function toggle(row) {
+    var next = row.nextElementSibling;
+    if (next && next.classList.contains("detail")) {
+      next.remove();
+      row.classList.remove("open");
+      return;
+    }
+    var payload = data(row.closest("table").getAttribute("data-samples"));
+    var samples = payload.tasks[row.getAttribute("data-task")] || [];
+    var tr = el("tr", "detail");
+    var td = el("td");
+    td.colSpan = row.cells.length;
+    var firstBad = samples.findIndex(function (s) { return !s.ok; });
+    samples.forEach(function (s, i) { td.appendChild(sampleCard(s, payload, i === (firstBad < 0 ? 0 : firstBad))); });
+    tr.appendChild(td);
+    row.after(tr);
+    row.classList.add("open");
+  }
+  document.querySelectorAll("table.problem-table").forEach(function (table) {
+    table.addEventListener("click", function (event) {
+      var row = event.target.closest("tr.row");
+      if (row && !event.target.closest("tr.detail")) toggle(row);
+    });
+    table.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && event.target.matches("tr.row")) toggle(event.target);
+    });
+  });
+})();
