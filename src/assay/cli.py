@@ -70,6 +70,7 @@ def configure_eval(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--k", type=_ks, default=(1, 10), help="pass@k values, e.g. 1,10")
     ev.add_argument("--resume", action="store_true", help="continue a killed run without re-running finished samples")
     ev.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
+    ev.add_argument("--report", type=Path, default=None, help="also write the run's HTML report here (see `assay report`)")
     ev.add_argument("--efficiency", action="store_true", help="also measure ENAMEL efficiency (eff@k, cost, speedup) on stress inputs")
     ev.add_argument("--meter", choices=[*meter_names(), "cpu"], default=None, help="efficiency meter (default: instructions where valgrind is installed, else cpu-time; 'cpu' is cpu-time)")
     ev.add_argument("--repeats", type=int, default=3, help="cpu-time meter: runs per stress input")
@@ -93,6 +94,7 @@ def configure_solve(so: argparse.ArgumentParser) -> None:
     so.add_argument("--no-cache", action="store_true", help="do not read replies from the response cache")
     so.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
     so.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
+    so.add_argument("--report", type=Path, default=None, help="also write the run's HTML report here (see `assay report`)")
     _add_limit_options(so)
 
 
@@ -170,7 +172,19 @@ def command_eval(args: argparse.Namespace) -> int:
     print_report(report)
     if args.results:
         console.print("results: %s" % args.results)
+    write_run_report(args, report.run_id)
     return 0
+
+
+def write_run_report(args: argparse.Namespace, run_id: str) -> None:
+    """``--report PATH``: the run's HTML report, read back from the store like `assay report` does."""
+    if args.report is None:
+        return
+    from assay.report.build import write_report
+    from assay.store import Store
+
+    with Store(args.store) if args.store else Store() as store:
+        console.print("report: %s" % write_report(store, [run_id], args.report))
 
 
 def print_report(report) -> None:
@@ -250,6 +264,7 @@ def command_solve(args: argparse.Namespace) -> int:
         % (report.model, total.calls, total.prompt_tokens, total.completion_tokens, total.seconds, cached.hits, report.extraction_failures),
         soft_wrap=True,
     )
+    write_run_report(args, report.evaluation.run_id)
     return 0
 
 
