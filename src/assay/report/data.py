@@ -117,9 +117,10 @@ class RunData:
     @property
     def label(self) -> str:
         """A short name for tables and legends: the model and strategy of a model run, the samples of an eval."""
+        short_id = self.run_id.rsplit("-", 1)[-1][:8]
         if self.kind == "eval":
-            return "%s (%s)" % (_short(self.run.source), self.run_id[:8])
-        return "%s / %s (%s)" % (_short(self.model), self.strategy, self.run_id[:8])
+            return "%s (%s)" % (_short(self.run.source), short_id)
+        return "%s / %s (%s)" % (_short(self.model), self.strategy, short_id)
 
     @property
     def date(self) -> str:

@@ -61,7 +61,7 @@ def render(context: ReportContext) -> Fragment | None:
     if speedups:
         parts.append('<figure id="plot-speedup">%s<figcaption>Speedup against the reference per problem (geometric mean over its samples; above 1 is faster).</figcaption></figure>' % plots.speedups(speedups))
     budgets = [(run.label, curve) for run in context.runs if (curve := budget_curve(run))]
-    if budgets:
+    if sum(len(curve) for _, curve in budgets) > 1:  # one run of one sample per problem is one point: nothing to plot
         parts.append('<figure id="plot-budget">%s<figcaption>Problems solved by the first i samples against the calls and tokens they cost (per problem).</figcaption></figure>' % plots.pass_vs_budget(budgets))
     parts.append("</div>")
     return Fragment("plots", "Plots", "".join(parts))
