@@ -837,7 +837,7 @@ class DifferentialOracle:
                 find_distinguishing_input, context.sandbox, candidates[i], candidates[j], context.problem.entry_point, seeds, self.budget,
                 seed=context.seed, cpu_seconds=self.cpu_seconds,
             )  # fmt: skip
-            entry = {"a": i, "b": j, **result.to_dict()}
+            entry = {"pair": [i, j], **result.to_dict()}  # candidates' positions; "a"/"b" are their behaviours
             extras.append(entry)
             if result.found and result.args is not None and _key(result.args) not in known:
                 known.add(_key(result.args))
