@@ -34,13 +34,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report  # noqa: E402
 
-from assay.efficiency import METER_NAMES, EfficiencyConfig, EfficiencyEvaluator, instruction_counts  # noqa: E402
-from assay.measure.instructions import find_valgrind  # noqa: E402
+from assay.measure.efficiency import EfficiencyConfig, EfficiencyEvaluator  # noqa: E402
+from assay.measure.meters import make_meter  # noqa: E402
+from assay.measure.valgrind import find_valgrind  # noqa: E402
 from assay.metrics import ProblemSamples, eff_at_k_over_problems, pass_at_k_over_problems  # noqa: E402
 from assay.problems import load_benchmark  # noqa: E402
 from assay.problems.enamel import load_sample_set  # noqa: E402
+from assay.sandbox.calls import Call  # noqa: E402
 from assay.sandbox.pool import Sandbox  # noqa: E402
-from assay.sandbox.worker import Session  # noqa: E402
 
 SECTION = "efficiency"
 SETS = ("humaneval-canonical", "humanevalplus-canonical")
@@ -149,7 +150,7 @@ def run_cv(sandbox: Sandbox, problems: dict, task_id: str, repeats: int, meters:
             top = [r.levels[-1].value for r in results if r.levels and r.levels[-1].value]
             scores = [r.score for r in results]
             rows.append([
-                METER_NAMES[meter], condition, len(top),
+                meter, condition, len(top),
                 "%.3g" % statistics.median(top) if top else "-",
                 "%.4f%%" % (100 * cv(top)) if len(top) > 1 else "-",
                 "%.4f%%" % (100 * cv(scores)) if len(scores) > 1 else "-",
@@ -256,11 +257,8 @@ PAIRS: list[tuple[str, str, str, str, str]] = [
 
 
 def _cpu_once(sandbox: Sandbox, program: str, function: str, args: tuple) -> float:
-    from assay.efficiency import leased_worker
-
-    with leased_worker(sandbox) as worker:
-        session = Session(worker, program, sandbox.limits)
-        load, replies = session.run_batch([session.call_message(function, args, None, 20.0, 60.0)])
+    batch = sandbox.run_calls(program, [Call(function, args, cpu_seconds=20.0, wall_seconds=60.0)])
+    load, replies = batch.load, batch.replies
     if load.status != "ok" or not replies or replies[0].status != "ok":
         raise RuntimeError("pair program failed: %s %s" % (load.status, replies[0].status if replies else "-"))
     return replies[0].measurement.cpu_ns / 1e9
@@ -272,19 +270,20 @@ def run_pairs(sandbox: Sandbox, meters: list[str]) -> tuple[list[list[object]], 
     for name, function, slow, fast, expression in PAIRS:
         args = eval(expression, {"rng": rng})  # noqa: S307 - trusted bench data
         cases.append((name, function, slow, fast, args))
-    python = os.path.realpath(sys.executable)
+    counter = make_meter("instructions") if "instructions" in meters else None
     costs: dict[tuple[str, int, str], float] = {}
 
     def measure(job):
         meter, index, which = job
         name, function, slow, fast, args = cases[index]
         program = slow if which == "slow" else fast
-        if meter == "cpu":
+        if meter == "cpu-time":
             return job, _cpu_once(sandbox, program, function, args)
-        ((status, value),) = instruction_counts(sandbox, python, [(program, function, [args])], 120.0)[0]
-        if status != "ok":
-            raise RuntimeError("%s %s: %s under valgrind" % (name, which, status))
-        return job, value
+        assert counter is not None
+        (cost,) = counter.call_costs(sandbox, program, [Call(function, args)], 120.0)
+        if not cost.ok:
+            raise RuntimeError("%s %s: %s under valgrind" % (name, which, cost.status))
+        return job, cost.value
 
     jobs = [(meter, i, which) for meter in meters for i in range(len(cases)) for which in ("slow", "fast")]
     with ThreadPoolExecutor(max_workers=sandbox.size) as pool:
@@ -311,7 +310,7 @@ def markdown(sections: dict, info: dict, command: str) -> str:
     out.append("Run %s, git %s, on %s (load average before: %s). Command:" % (info["date"], info["git"], info["machine"], info["load"]))
     out += ["", "    " + command, ""]
     out.append(
-        "Meters (see `src/assay/efficiency.py`): **cpu** = the sandbox's kernel-read CPU time per call, "
+        "Meters (see `src/assay/measure/efficiency.py`): **cpu-time** = the sandbox's kernel-read CPU time per call, "
         "median of 3 runs per stress input, calls cut off at alpha x the reference's largest level (+10 ms); "
         "**instructions** = cachegrind (`--cache-sim=no`) inside the sandbox (exec mode), one valgrind process per "
         "sample, each input counted in its own forked process minus an empty call; weight-0 level not counted. "
@@ -322,7 +321,7 @@ def markdown(sections: dict, info: dict, command: str) -> str:
         out += ["### ENAMEL canonical sets (142 problems ENAMEL evaluates)", ""]
         rows = []
         for r in sections["sets"]:
-            rows.append([r["set"], METER_NAMES[r["meter"]], "%d/%d" % (r["n"], r["of"]), fmt_metric(r["pass"]), fmt_metric(r["eff"]), r["n_eff"], "%.0f" % r["seconds"]])
+            rows.append([r["set"], r["meter"], "%d/%d" % (r["n"], r["of"]), fmt_metric(r["pass"]), fmt_metric(r["eff"]), r["n_eff"], "%.0f" % r["seconds"]])
         out.append(report.table(["sample set", "meter", "problems run", "pass@1 [95% CI]", "eff@1 [95% CI]", "problems with eff", "seconds"], rows))
         out.append("")
         for r in sections["sets"]:
@@ -344,7 +343,7 @@ def markdown(sections: dict, info: dict, command: str) -> str:
         rows, summary = sections["pairs"]
         meters = list(summary)
         out += ["### Slow/fast pairs, one measurement each", ""]
-        out.append(" / ".join("%s: **%d/%d** ranked correctly" % (METER_NAMES[m], *summary[m]) for m in meters))
+        out.append(" / ".join("%s: **%d/%d** ranked correctly" % (m, *summary[m]) for m in meters))
         out.append("")
         headers = ["pair"]
         for m in meters:
@@ -371,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(args.parts.split(","))
     command = "python bench/bench_efficiency.py" + (" " + shlex.join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else "")
     info = {"date": report.today(), "git": report.git_revision(), "machine": report.machine(), "load": "%.2f %.2f %.2f" % report.load_average()}
-    meters = ["cpu"] + (["instructions"] if find_valgrind() else [])
+    meters = ["cpu-time"] + (["instructions"] if find_valgrind() else [])
     sections: dict = {"missing": []}
     if not find_valgrind():
         sections["missing"].append("instruction meter: valgrind is not installed")
@@ -389,11 +388,11 @@ def main(argv: list[str] | None = None) -> int:
                 sections["missing"].append("part %s failed: %s: %s" % (name, type(exc).__name__, exc))
 
         def part_sets():
-            cpu = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu"))
+            cpu = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time"))
             results = sections.setdefault("sets", [])
             for name in SETS:
                 r = run_set(sandbox, cpu, name, problems)
-                print(name, "cpu", fmt_metric(r["pass"]), fmt_metric(r["eff"]), "%.0fs" % r["seconds"], flush=True)
+                print(name, "cpu-time", fmt_metric(r["pass"]), fmt_metric(r["eff"]), "%.0fs" % r["seconds"], flush=True)
                 results.append(r)
             if "instructions" in meters and args.ins_budget > 0:
                 ins = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="instructions"))

@@ -2,7 +2,7 @@
 
     python bench/bench_enam.py                    # the 142 problems, 2 rounds (about 2 h on 2 cores)
     python bench/bench_enam.py --limit 20         # the first 20 of them
-    python bench/bench_enam.py --meters instructions,cpu
+    python bench/bench_enam.py --meters instructions,cpu-time
 
 Both score the same sample file (ENAMEL's ``humaneval-canonical.json``) on
 the same ``enamel.csv`` (assay's packaged copy) with ENAMEL's settings:
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shlex
 import subprocess
 import sys
@@ -33,8 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report  # noqa: E402
 
-from assay.efficiency import METER_NAMES, EfficiencyConfig, EfficiencyEvaluator  # noqa: E402
-from assay.measure.instructions import find_valgrind  # noqa: E402
+from assay.measure.efficiency import EfficiencyConfig, EfficiencyEvaluator  # noqa: E402
+from assay.measure.valgrind import find_valgrind  # noqa: E402
 from assay.problems import load_benchmark  # noqa: E402
 from assay.problems.enamel import _data, load_sample_set  # noqa: E402
 from assay.sandbox.pool import Sandbox  # noqa: E402
@@ -85,7 +84,7 @@ def run_assay(sandbox: Sandbox, meter: str, problems: dict) -> dict:
     eff = sum(scores.get(t, 0.0) for t in problems) / len(problems) if problems else math.nan
     return {
         "evaluator": "assay",
-        "meter": METER_NAMES[meter],
+        "meter": evaluator.meter,
         "seconds": seconds,
         "pass": result["pass"].value if result["pass"] else math.nan,
         "eff": eff,
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="only the first N of the 142 problems")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--meters", default="instructions,cpu", help="assay meters to run (instructions needs valgrind)")
+    parser.add_argument("--meters", default="instructions,cpu-time", help="assay meters to run (instructions needs valgrind)")
     parser.add_argument("--no-enam", action="store_true", help="assay only")
     parser.add_argument("--out", type=Path, default=None, help="also write every run (with per-problem scores) to this JSON file")
     parser.add_argument("--no-doc", action="store_true")

@@ -26,10 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report  # noqa: E402
 
-from assay.efficiency import instruction_counts, leased_worker  # noqa: E402
-from assay.measure.instructions import find_valgrind  # noqa: E402
+from assay.measure.valgrind import find_valgrind, instruction_counts  # noqa: E402
+from assay.sandbox.calls import Call  # noqa: E402
 from assay.sandbox.pool import Sandbox  # noqa: E402
-from assay.sandbox.worker import Session  # noqa: E402
 
 SECTION = "meter-cost"
 FUNCTIONS = {
@@ -42,9 +41,8 @@ FUNCTIONS = {
 def native_cpu(sandbox: Sandbox, program: str, function: str, args: tuple, repeats: int = 3) -> float:
     values = []
     for _ in range(repeats):
-        with leased_worker(sandbox) as worker:
-            session = Session(worker, program, sandbox.limits)
-            load, replies = session.run_batch([session.call_message(function, args, None, 60.0, 120.0)], stream=False)
+        batch = sandbox.run_calls(program, [Call(function, args, cpu_seconds=60.0, wall_seconds=120.0)], mode="lockstep")
+        load, replies = batch.load, batch.replies
         if load.status != "ok" or not replies or replies[0].status != "ok":
             raise RuntimeError("the bench program failed: %s" % (replies[0].message if replies else load.message))
         values.append(replies[0].measurement.cpu_ns / 1e9)

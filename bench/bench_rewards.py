@@ -190,7 +190,7 @@ def rss_mb(pid: int) -> float:
 
 def instruction_reward_cost(scorer, items, to_item, n: int) -> dict | None:
     """The efficiency reward on the default, deterministic meter (instructions): rewards/s cold and warm."""
-    from assay.measure.instructions import find_valgrind
+    from assay.measure.valgrind import find_valgrind
     from assay.reward import RewardSpec
 
     if not find_valgrind():

@@ -1,11 +1,11 @@
-"""Per-sample efficiency on ENAMEL stress inputs (assay.efficiency), on both meters."""
+"""Per-sample efficiency on ENAMEL stress inputs (assay.measure.efficiency), on both meters."""
 
 from __future__ import annotations
 
 import pytest
 
-from assay.efficiency import EfficiencyConfig, EfficiencyEvaluator
-from assay.measure.instructions import find_valgrind
+from assay.measure.efficiency import EfficiencyConfig, EfficiencyEvaluator
+from assay.measure.valgrind import find_valgrind
 from assay.problems import load_benchmark
 from assay.sandbox.pool import Sandbox
 
@@ -46,7 +46,7 @@ def sandbox():
 
 @pytest.fixture(scope="module")
 def cpu(sandbox):
-    return EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu"))
+    return EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time"))
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +58,8 @@ def test_reference_scores_about_one_on_cpu(cpu, problem):
     result = cpu.measure(problem, problem.reference)
     assert result.passed and result.note is None
     assert 0.6 < result.score < 1.4  # CPU time is noisy; see the instruction meter for exactness
-    assert result.meter == "sandbox-cpu-time" and result.unit == "cpu_seconds"
-    assert all(level.meter == "sandbox-cpu-time" and level.unit == "cpu_seconds" for level in result.levels)
+    assert result.meter == "cpu-time" and result.unit == "cpu_seconds"
+    assert all(level.meter == "cpu-time" and level.unit == "cpu_seconds" for level in result.levels)
     assert [level.status for level in result.levels] == ["ok"] * 4
     assert result.speedup is not None and 0.5 < result.speedup < 2.0
 
@@ -98,7 +98,7 @@ def test_instruction_meter_exact_and_deterministic(instructions, problem):
     ref = instructions.measure(problem, problem.reference)
     assert ref.passed and ref.note is None
     assert ref.score == 1.0 and ref.speedup == 1.0
-    assert ref.meter == "valgrind-cachegrind-instructions" and ref.unit == "instructions"
+    assert ref.meter == "instructions" and ref.unit == "instructions"
     assert ref.levels[0].value is None  # weight-0 level: status only, not counted
     first = instructions.measure(problem, SLOW)
     second = instructions.measure(problem, SLOW)
@@ -121,24 +121,24 @@ def test_evaluate_reports_eff_at_k(sandbox, problem, tmp_path):
     from assay.store import Store
 
     samples = [Sample("HumanEval/0", 0, problem.reference), Sample("HumanEval/0", 1, WRONG)]
-    config = EvalConfig(ks=(1,), efficiency=EfficiencyConfig(meter="cpu"))
+    config = EvalConfig(ks=(1,), efficiency=EfficiencyConfig(meter="cpu-time"))
     with Store(tmp_path / "store.sqlite") as store:
         report = evaluate([problem], samples, config=config, store=store, sandbox=sandbox)
     assert 1 in report.eff_at and 0.2 < report.eff_at[1].value < 0.8
-    assert report.efficiency_meter == "sandbox-cpu-time"
-    lines = {o.index: o.result for o in report.outcomes}
+    assert report.efficiency_meter == "cpu-time"
+    lines = {o.index: o.to_line() for o in report.outcomes}
     assert lines[1]["efficiency"] == 0.0 and not report.outcomes[1].passed
     assert lines[0]["cost"][3]["unit"] == "cpu_seconds" and lines[0]["speedup"] > 0
 
 
 def test_killed_efficiency_run_keeps_its_verdicts_and_resumes(sandbox, problem, tmp_path, monkeypatch):
-    from assay import efficiency as efficiency_module
     from assay.evaluate import EvalConfig, evaluate
+    from assay.measure import efficiency as efficiency_module
     from assay.samples import Sample
-    from assay.store import Store
+    from assay.store import DONE, JUDGED, Store
 
     samples = [Sample("HumanEval/0", 0, problem.reference), Sample("HumanEval/0", 1, WRONG)]
-    config = EvalConfig(ks=(1,), efficiency=EfficiencyConfig(meter="cpu"))
+    config = EvalConfig(ks=(1,), efficiency=EfficiencyConfig(meter="cpu-time"))
     store_path = tmp_path / "store.sqlite"
 
     class Killed(Exception):
@@ -154,7 +154,8 @@ def test_killed_efficiency_run_keeps_its_verdicts_and_resumes(sandbox, problem, 
     with Store(store_path) as store:
         run_id = store._db.execute("SELECT run_id FROM runs").fetchone()[0]
         kept = list(store.results(run_id))
-    assert [(r.passed, r.result["efficiency_pending"]) for r in kept] == [(True, True), (False, True)]
+        pending = store.positions(run_id, JUDGED)
+    assert [r.passed for r in kept] == [True, False] and pending == {0, 1}  # judged, efficiency still to measure
 
     judged_again = []
     original_run = type(sandbox).run
@@ -162,8 +163,10 @@ def test_killed_efficiency_run_keeps_its_verdicts_and_resumes(sandbox, problem, 
     with Store(store_path) as store:
         report = evaluate([problem], samples, config=config, store=store, sandbox=sandbox, resume=True)
     assert judged_again == []  # correctness came from the store; only efficiency was measured
-    lines = {o.index: o.result for o in report.outcomes}
-    assert "efficiency_pending" not in lines[0] and 0.0 < lines[0]["efficiency"] <= 1.5
+    with Store(store_path) as store:
+        assert store.positions(run_id, JUDGED) == set() and store.positions(run_id, DONE) == {0, 1}
+    lines = {o.index: o.to_line() for o in report.outcomes}
+    assert 0.0 < lines[0]["efficiency"] <= 1.5
     assert lines[1]["efficiency"] == 0.0
     assert 1 in report.eff_at
 

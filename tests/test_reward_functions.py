@@ -16,8 +16,7 @@ import time
 
 import pytest
 
-from assay.measure.instructions import find_valgrind
-
+from assay.measure.valgrind import find_valgrind
 from assay.problems import CallTest, Problem
 from assay.reward import (
     RewardInfraError,

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assay.measure.instructions import find_valgrind
+from assay.measure.valgrind import find_valgrind
 
 pytest.importorskip("aiohttp")
 pytest.importorskip("prometheus_client")

@@ -28,7 +28,7 @@ from assay.sandbox.verdict import SampleResult, Status
 from assay.store import JUDGED, Store, StoredResult
 
 if TYPE_CHECKING:
-    from assay.efficiency import EfficiencyConfig
+    from assay.measure.efficiency import EfficiencyConfig
 
 Progress = Callable[[int, int, "SampleOutcome | None"], None]
 
@@ -40,7 +40,7 @@ class EvalConfig:
     limits: Limits = field(default_factory=Limits)
     timeout_factor: float = 20.0
     min_cpu_seconds: float = 0.3
-    efficiency: "EfficiencyConfig | None" = None  # measure ENAMEL efficiency on stress inputs (see assay.efficiency)
+    efficiency: "EfficiencyConfig | None" = None  # measure ENAMEL efficiency on stress inputs (see assay.measure.efficiency)
 
 
 # ------------------------------------------------------------------ typed results
@@ -48,7 +48,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class EfficiencyRecord:
-    """A sample's efficiency as a result line carries it (see ``assay.efficiency.SampleEfficiency``)."""
+    """A sample's efficiency as a result line carries it (see ``assay.measure.results.SampleEfficiency``)."""
 
     score: float | None  # None: not measured (no stress workload, an infrastructure error)
     meter: str
@@ -287,7 +287,7 @@ def evaluate(
 
 def measure_efficiency(run: Evaluation, sandbox: Sandbox, config: "EfficiencyConfig", problems: dict[str, Problem], samples: dict[int, Sample], judged: list[SampleOutcome]) -> None:
     """The efficiency stage: each judged sample on its stress inputs, stored as it completes."""
-    from assay.efficiency import evaluate_efficiency
+    from assay.measure.efficiency import evaluate_efficiency
 
     judged = sorted(judged, key=lambda o: o.position)
 

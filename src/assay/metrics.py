@@ -1,5 +1,5 @@
-"""Evaluation metrics: pass@k, ENAMEL's efficiency score and eff@k, speedup,
-EffiBench-style normalized ratios, and bootstrap intervals over problems.
+"""Evaluation metrics: pass@k, ENAMEL's efficiency score and eff@k, and
+bootstrap intervals over problems.
 
 Formulas (see docs/efficiency.md for the derivations and parameters):
 
@@ -24,13 +24,8 @@ eff@k (ENAMEL's Rao-Blackwellized unbiased estimator)
     same stable recurrence as ``enam.calc_eff_at_k``.
 
 speedup
-    reference cost / candidate cost per problem, geometric mean over problems.
-
-NET / NMU / NTMU (EffiBench)
-    ratio of a candidate's execution time (NET), peak memory (NMU) or
-    memory-time integral (NTMU) to the canonical solution's; aggregated as
-    sum(candidate) / sum(canonical) over problems (EffiBench's reporting
-    code) or as the mean of per-problem ratios (the paper's formula).
+    reference cost / candidate cost per problem (assay.measure.efficiency),
+    :func:`geometric_mean` over problems.
 """
 
 from __future__ import annotations
@@ -40,9 +35,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal, TypeVar
-
-from assay.measure.cost import Cost, same_meter
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -182,28 +175,6 @@ class EfficiencyScore:
     budget: float
     censored_at: int | None = None  # first censored level, if any
     failed_at: int | None = None  # level with a wrong answer, if any
-
-
-def level_outcome(tests: Sequence[tuple[LevelStatus, float | None]]) -> LevelOutcome:
-    """Combine a level's tests, in the order they ran, into one outcome.
-
-    The first test that is not OK decides (ENAMEL stops a level there: a
-    wrong answer fails the sample, a timeout censors the level); otherwise
-    the level is OK and its cost is the maximum test cost.
-    """
-    if not tests:
-        raise ValueError("a level needs at least one test")
-    for status, _cost in tests:
-        if status is not LevelStatus.OK:
-            return LevelOutcome(status)
-    return LevelOutcome(LevelStatus.OK, level_cost([c for _, c in tests if c is not None]))
-
-
-def level_cost(test_costs: Sequence[float]) -> float:
-    """A level's cost: the maximum over its tests (ENAMEL ``max(level_elapsed)``)."""
-    if not test_costs:
-        raise ValueError("a level needs at least one test")
-    return max(float(c) for c in test_costs)
 
 
 def efficiency_score(
@@ -381,77 +352,9 @@ def eff_at_k_over_problems(
 # ------------------------------------------------------------- speedup
 
 
-def speedup(reference: Cost, candidate: Cost) -> float:
-    """reference / candidate: > 1 means the candidate is cheaper.
-
-    Raises :class:`~assay.measure.cost.MeterMismatch` for costs from
-    different meters.
-    """
-    reference.check_comparable(candidate)
-    if candidate.value <= 0 or reference.value <= 0:
-        raise ValueError(f"speedup needs positive costs, got {reference.value} and {candidate.value}")
-    return reference.value / candidate.value
-
-
 def geometric_mean(values: Sequence[float]) -> float:
     if not values:
         return math.nan
     if any(v <= 0 for v in values):
         raise ValueError("geometric mean needs positive values")
     return math.exp(math.fsum(math.log(v) for v in values) / len(values))
-
-
-def speedup_over_problems(
-    pairs: Sequence[tuple[Cost, Cost]], *, n_resamples: int = 2000, seed: int = 0
-) -> AggregateMetric:
-    """Geometric-mean speedup over problems from (reference, candidate) pairs.
-
-    All costs must come from one meter.
-    """
-    same_meter([c for pair in pairs for c in pair])
-    per_problem = [speedup(ref, cand) for ref, cand in pairs]
-    ci = bootstrap_ci(per_problem, geometric_mean, n_resamples=n_resamples, seed=seed)
-    return AggregateMetric("speedup", ci.estimate, ci, len(per_problem))
-
-
-# ------------------------------------------------------ EffiBench ratios
-
-
-def memory_time_integral(samples: Sequence[tuple[float, float]]) -> float:
-    """Area under a memory-over-time curve, trapezoidal (EffiBench's TMU).
-
-    ``samples`` are (time, memory) points in time order.
-    """
-    total = 0.0
-    for (t0, m0), (t1, m1) in zip(samples, samples[1:]):
-        if t1 < t0:
-            raise ValueError("samples must be in time order")
-        total += (m0 + m1) / 2.0 * (t1 - t0)
-    return total
-
-
-Aggregation = Literal["ratio_of_sums", "mean_of_ratios"]
-
-
-def normalized_ratio(
-    pairs: Sequence[tuple[Cost, Cost]], *, aggregation: Aggregation = "ratio_of_sums"
-) -> float:
-    """EffiBench's NET / NMU / NTMU from (canonical, candidate) cost pairs.
-
-    ``ratio_of_sums``: sum(candidate) / sum(canonical), what EffiBench's
-    ``src/report_overhead.py`` prints; ``mean_of_ratios``: the mean of
-    per-problem candidate / canonical, the paper's formula. Which quantity
-    (time, peak memory, memory-time integral) is decided by the costs given.
-    """
-    if not pairs:
-        raise ValueError("no pairs")
-    same_meter([c for pair in pairs for c in pair])
-    if aggregation == "ratio_of_sums":
-        canonical = math.fsum(ref.value for ref, _ in pairs)
-        candidate = math.fsum(cand.value for _, cand in pairs)
-        if canonical <= 0:
-            raise ValueError("canonical costs sum to zero")
-        return candidate / canonical
-    if aggregation == "mean_of_ratios":
-        return mean([cand.ratio_to(ref) for ref, cand in pairs])
-    raise ValueError(f"unknown aggregation {aggregation!r}")

@@ -1,16 +1,21 @@
-"""Meters and statistics for the cost of a call.
+"""The meters that run: one home, one module per idea.
 
+* ``meters``: the meter protocol (:class:`~assay.measure.meters.Meter`,
+  ``call_costs``), the built-in ``cpu-time`` and ``instructions`` meters, and
+  the registry (``register_meter``, ``make_meter``, ``meter_names``);
 * ``cost``: the :class:`Cost` every measurement returns (value, unit, meter,
-  spread, repeats); costs from different meters never compare.
-* ``instructions``: deterministic instruction counts (perf counters where the
-  kernel has them, else Valgrind), counting only the call.
-* ``interpreter_events``: bytecodes executed (sys.monitoring, Python >= 3.12),
-  a labelled secondary meter.
-* ``memory``: peak resident memory of a call, and tracemalloc's heap peak.
-* ``stats``: median, Hodges-Lehmann, distribution-free intervals, and the
-  interleaving controller for CPU-time repeats.
-* ``call_harness``: the standalone script the meters run (stdlib only).
-* ``overhead``: ``python -m assay.measure.overhead`` measures the meters here.
+  spread, repeats); costs from different meters never compare;
+* ``problem_cost``: a meter's cost of a problem's call tests, candidate and
+  (cached) reference: what the efficiency reward divides;
+* ``efficiency``: ENAMEL's per-sample efficiency on stress inputs
+  (``EfficiencyConfig``, ``EfficiencyEvaluator``, ``evaluate_efficiency``);
+* ``results``: what the evaluator reports (``LevelCost``, ``SampleEfficiency``,
+  ``ReferenceProfile``);
+* ``stress``: the CPU stress run (lock-step, each call timed in its window);
+* ``valgrind``: instruction counts by cachegrind inside the sandbox, run by
+  ``valgrind_driver.py`` over ``call_harness.py`` (stdlib-only scripts);
+  ``harness_job``: the harness's command line, environment and job frames;
+* ``probe``: which meters work here (``assay doctor``).
 """
 
 from assay.measure.cost import Cost, MeterMismatch

@@ -3,37 +3,15 @@
 Every number assay reports about efficiency is a :class:`Cost`: a value, its
 unit, the meter that produced it, its spread and how many repeats went into
 it. Two costs from different meters (or in different units) are never
-compared: doing so raises :class:`MeterMismatch`, because "3.1e8 instructions
-under Valgrind" and "41 ms of CPU time" are not on one scale, and neither are
-instruction counts from two different interpreters.
+compared: doing so raises :class:`MeterMismatch`, because "3.1e8
+instructions" and "41 ms of CPU time" are not on one scale. Meter names:
+:mod:`assay.measure.meters` (``cpu-time``, ``instructions``, plug-ins).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-# Meter names. A meter name pins down everything that makes two numbers
-# comparable: the counting method and, where counts depend on it, the
-# interpreter version (the caller appends it, e.g. "interpreter-events/3.12").
-VALGRIND_INSTRUCTIONS = "valgrind-instructions"
-PERF_INSTRUCTIONS = "perf-instructions"
-INTERPRETER_EVENTS = "interpreter-events"
-CPU_TIME = "cpu-time"
-WALL_TIME = "wall-time"  # fallback only; always labelled
-PEAK_RSS = "peak-rss"
-PYTHON_HEAP_PEAK = "tracemalloc-peak"
-
-DETERMINISTIC_METERS = frozenset({VALGRIND_INSTRUCTIONS, INTERPRETER_EVENTS})
-
-
-def versioned_meter(base: str, python_version: tuple[int, ...]) -> str:
-    """``base/3.11``: counts of one program differ between interpreter versions."""
-    return f"{base}/{python_version[0]}.{python_version[1]}"
-
-
-def is_deterministic(meter: str) -> bool:
-    return meter.split("/", 1)[0] in DETERMINISTIC_METERS
 
 
 class MeterMismatch(ValueError):
@@ -46,7 +24,7 @@ class Cost:
 
     ``value``: the central estimate (a count, or a median / Hodges-Lehmann
     estimate of repeated timings), in ``unit``.
-    ``meter``: which meter produced it (see the constants in this module).
+    ``meter``: which meter produced it (``cpu-time``, ``instructions``, ...).
     ``spread``: half-width of a distribution-free ~95% confidence interval for
     ``value``, in ``unit``; 0.0 for a deterministic meter (repeats agree).
     ``repeats``: how many runs went into ``value``.

@@ -21,7 +21,7 @@ Kinds:
     gated on correctness: 0 unless every test passes; a correct program gets
     ``floor + (1 - floor) * (1 + clip(log(C_ref / C) / log(R), -1, 1)) / 2``
     where ``C`` and ``C_ref`` are the candidate's and the reference's cost on
-    the same tests under one meter (see :mod:`assay.reward.meters`).
+    the same tests under one meter (see :mod:`assay.measure.problem_cost`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class RewardSpec:
     top reward, R times dearer the bottom of the correct range.
     ``correct_floor``: the smallest reward a *correct* program can get under
     ``efficiency``, so correct-but-slow always beats wrong (0 turns it off).
-    ``meter``: the cost meter's name (see :func:`assay.reward.meters.get_meter`).
+    ``meter``: the cost meter's name (see :func:`assay.measure.meters.make_meter`).
     ``reference_repeats``: runs of the reference whose median cost is its cost.
     ``min_cost_ns``: costs are floored here before the ratio, so a cost of 0
     (a meter's resolution) cannot make the ratio infinite.

@@ -24,6 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from assay.measure.meters import MeterInfraError, ReferenceUnavailable
+from assay.measure.problem_cost import ProblemCosts
 from assay.models.extract import program_from_reply
 from assay.problems.model import Problem
 from assay.reward.functions import (
@@ -35,7 +37,6 @@ from assay.reward.functions import (
     no_code_reward,
     verdict_reward,
 )
-from assay.reward.meters import Meter, MeterInfraError, ReferenceUnavailable, make_meter
 from assay.reward.resolve import given_task_id
 from assay.sandbox.pool import Sandbox
 from assay.sandbox.worker import InfraError
@@ -159,7 +160,7 @@ class RewardScorer:
         self._own_sandbox = own_sandbox
         self.spec = spec or RewardSpec()
         self._max_concurrency = max_concurrency
-        self._meters: dict[str, Meter] = {}
+        self._meters: dict[str, ProblemCosts] = {}
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_pid: int | None = None
@@ -179,11 +180,11 @@ class RewardScorer:
                 self._gate = FairGate(self.sandbox.size)
             return self._gate
 
-    def meter(self, name: str) -> Meter:
+    def meter(self, name: str) -> ProblemCosts:
         with self._lock:
             meter = self._meters.get(name)
             if meter is None:
-                meter = self._meters[name] = make_meter(name)
+                meter = self._meters[name] = ProblemCosts.named(name)
             return meter
 
     def executor(self) -> ThreadPoolExecutor:

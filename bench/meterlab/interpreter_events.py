@@ -21,9 +21,11 @@ import sys
 from dataclasses import dataclass
 from typing import Sequence
 
-from assay.measure.cost import INTERPRETER_EVENTS, Cost, versioned_meter
-from assay.measure.harness_client import MEASURE_ENV, HarnessJob, HarnessProcess, Payload, harness_command
-from assay.measure.instructions import InstructionCount, MeasurementFailed, MeterUnavailable
+from assay.measure.cost import Cost
+from assay.measure.harness_job import MEASURE_ENV, HarnessJob, Payload, harness_command
+from meterlab.harness_process import HarnessProcess
+from meterlab.host_valgrind import InstructionCount, MeasurementFailed, MeterUnavailable
+from meterlab.names import INTERPRETER_EVENTS, versioned_meter
 
 UNIT = "bytecodes"
 MIN_VERSION = (3, 12)

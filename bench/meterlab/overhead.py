@@ -1,4 +1,4 @@
-"""Measure what the meters cost on this machine: ``python -m assay.measure.overhead``.
+"""Measure what the lab meters cost on this machine: ``python bench/meterlab/overhead.py``.
 
 Prints, for the Valgrind instruction meter (and the interpreter-events meter
 where a Python >= 3.12 is found):
@@ -25,11 +25,15 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
-from assay.measure.instructions import ValgrindInstructionMeter, count_instructions, find_valgrind
-from assay.measure.interpreter_events import count_interpreter_events_batch, find_monitoring_python
-from assay.measure.stats import coefficient_of_variation
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for meterlab
+
+from assay.measure.valgrind import find_valgrind  # noqa: E402
+from meterlab.host_valgrind import ValgrindInstructionMeter, count_instructions  # noqa: E402
+from meterlab.interpreter_events import count_interpreter_events_batch, find_monitoring_python  # noqa: E402
+from meterlab.stats import coefficient_of_variation  # noqa: E402
 
 WORK = """
 def work(n):

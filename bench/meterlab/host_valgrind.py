@@ -1,4 +1,8 @@
-"""Deterministic instruction counts of one function call.
+"""Host-side instruction counts of one function call (lab code, not used by assay).
+
+assay counts instructions in the sandbox (:mod:`assay.measure.valgrind`);
+this is the warm host-side meter the lab and ``overhead.py`` use, and the
+perf backend that no machine here has.
 
 Two backends, probed in this order:
 
@@ -16,14 +20,13 @@ Two backends, probed in this order:
    the inputs cancel out, and one valgrind start serves every input of a
    program (or, with :class:`ValgrindInstructionMeter`, many programs).
 
-``valgrind_command`` is the one place where the command line is built, so the
-sandbox can wrap it (bubblewrap etc.) without knowing its details.
+The command line, the log reading and the calibration come from
+:mod:`assay.measure.valgrind`, as in the sandbox.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -32,31 +35,13 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from assay.measure import call_harness
-from assay.measure.cost import PERF_INSTRUCTIONS, VALGRIND_INSTRUCTIONS, Cost, versioned_meter
-from assay.measure.harness_client import (
-    HARNESS_PATH,
-    MEASURE_ENV,
-    HarnessError,
-    HarnessJob,
-    HarnessProcess,
-    JobRecords,
-    Payload,
-    harness_command,
-)
+from assay.measure.cost import Cost
+from assay.measure.harness_job import HARNESS_PATH, MEASURE_ENV, HarnessError, HarnessJob, Payload, harness_command
+from assay.measure.valgrind import calibration_gap, find_valgrind, read_summaries, valgrind_command
+from meterlab.harness_process import HarnessProcess, JobRecords
+from meterlab.names import PERF_INSTRUCTIONS, VALGRIND_INSTRUCTIONS, versioned_meter
 
 UNIT = "instructions"
-
-# Options that matter for speed: no cache or branch simulation, output file
-# discarded (the summary goes to the per-process log).
-CACHEGRIND_OPTIONS = (
-    "--tool=cachegrind",
-    "--cache-sim=no",
-    "--branch-sim=no",
-    "--cachegrind-out-file=/dev/null",
-)
-
-_SUMMARY = re.compile(r"^==(\d+)==\s+I\s+refs:\s+([\d,]+)\s*$", re.MULTILINE)
-
 
 class MeterUnavailable(RuntimeError):
     """No instruction meter can run here; the message says why."""
@@ -113,10 +98,6 @@ def probe_perf() -> PerfProbe:
     return PerfProbe(True, "hardware instruction counter via perf_event_open")
 
 
-def find_valgrind() -> str | None:
-    return shutil.which("valgrind")
-
-
 def select_backend() -> str:
     """"perf" where hardware counters work, else "valgrind"; raises if neither."""
     if probe_perf().available:
@@ -132,70 +113,9 @@ def select_backend() -> str:
 # ------------------------------------------------------------ valgrind path
 
 
-def valgrind_command(
-    log_dir: str | os.PathLike[str],
-    *,
-    python: str | None = None,
-    valgrind: str = "valgrind",
-    no_site: bool = True,
-    extra_valgrind_args: Sequence[str] = (),
-) -> list[str]:
-    """The command that runs the harness under cachegrind.
-
-    Every process (the harness, each forked child) writes its summary to
-    ``log_dir/vg.<pid>.log``. Run it with :data:`MEASURE_ENV` (PYTHONHASHSEED=0,
-    no -E/-I). The sandbox may prefix this list with its own wrapper.
-    """
-    python = python or _real_python()
-    return [
-        valgrind,
-        *CACHEGRIND_OPTIONS,
-        f"--log-file={os.fspath(log_dir)}/vg.%p.log",
-        *extra_valgrind_args,
-        *harness_command("valgrind-pair", python, no_site=no_site),
-    ]
-
-
 def _real_python() -> str:
     """The interpreter binary itself (valgrind follows no venv launcher)."""
     return os.path.realpath(sys.executable)
-
-
-def read_summaries(log_dir: str | os.PathLike[str], pids: Sequence[int] | None = None) -> dict[int, int]:
-    """pid -> instruction count from the per-process cachegrind logs.
-
-    A log with no summary (the process was killed) is skipped; a log with
-    more than one summary, or one for another pid, is rejected: something
-    wrote into it.
-    """
-    counts: dict[int, int] = {}
-    directory = Path(log_dir)
-    wanted = None if pids is None else set(pids)
-    for path in directory.glob("vg.*.log"):
-        try:
-            pid = int(path.name.split(".")[1])
-        except (IndexError, ValueError):
-            continue
-        if wanted is not None and pid not in wanted:
-            continue
-        text = path.read_text(errors="replace")
-        found = _SUMMARY.findall(text)
-        if not found:
-            continue
-        if len(found) != 1 or int(found[0][0]) != pid:
-            raise HarnessError(f"tampered or corrupt valgrind log {path.name}")
-        counts[pid] = int(found[0][1].replace(",", ""))
-    return counts
-
-
-def calibration_gap(calibration: dict | None, counts: dict[int, int]) -> int:
-    """Instructions the input process runs between forking A and B."""
-    if not calibration or calibration.get("status") != "ok":
-        raise HarnessError(f"the calibration pair failed: {calibration}")
-    try:
-        return counts[calibration["b"]] - counts[calibration["a"]]
-    except KeyError as exc:
-        raise HarnessError("no valgrind summary for the calibration pair") from exc
 
 
 def _costs_from_records(
@@ -264,7 +184,7 @@ class ValgrindInstructionMeter:
         self.env = measure_env(allocator)
         self.allocator = allocator
         self._log_dir = tempfile.mkdtemp(prefix="assay-vg-")
-        self.command = valgrind_command(self._log_dir, python=python, valgrind=valgrind, no_site=no_site)
+        self.command = valgrind_command(self._log_dir, python=python or _real_python(), valgrind=valgrind, no_site=no_site)
         self._process: HarnessProcess | None = None
         self._gap = 0
 

@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from assay.measure.cost import CPU_TIME, Cost
+from assay.measure.cost import Cost
+from meterlab.names import CPU_TIME
 
 # Above this many operations the exact rank distributions are replaced by a
 # normal approximation (the exact ones cost O(m * m * n) integer additions).

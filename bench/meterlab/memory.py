@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 from assay.measure import call_harness
-from assay.measure.cost import PEAK_RSS, PYTHON_HEAP_PEAK, Cost
-from assay.measure.harness_client import MEASURE_ENV, HarnessJob, HarnessProcess, Payload, harness_command
-from assay.measure.instructions import MeasurementFailed, MeterUnavailable
+from assay.measure.cost import Cost
+from assay.measure.harness_job import MEASURE_ENV, HarnessJob, Payload, harness_command
+from meterlab.harness_process import HarnessProcess
+from meterlab.host_valgrind import MeasurementFailed, MeterUnavailable
+from meterlab.names import PEAK_RSS, PYTHON_HEAP_PEAK
 
 UNIT = "bytes"
 Method = Literal["rss", "tracemalloc"]

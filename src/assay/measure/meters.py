@@ -1,0 +1,239 @@
+"""The meters that cost a program's calls: one protocol, one registry, one set of names.
+
+A meter answers one question: what did each of these calls of this program
+cost? (:meth:`Meter.call_costs`). Both users of a meter ask exactly that:
+
+* the efficiency reward sums the costs of a problem's call tests, the
+  candidate's against the reference's (:mod:`assay.measure.problem_cost`);
+* the ENAMEL evaluator costs each stress input and groups them into levels
+  (:mod:`assay.measure.efficiency`).
+
+Two meters are built in, and these names are used everywhere (the CLI's
+``--meter``, ``EfficiencyConfig(meter=...)``, ``RewardSpec(meter=...)``, the
+``meter`` fields of results and rewards):
+
+``cpu-time`` (:class:`CpuTimeMeter`, unit ``ns``)
+    the CPU time of each call, read from the kernel by the sandbox's monitor
+    in a lock-step run (``Sandbox.run_calls(mode="lockstep")``): the call's
+    window alone, decoding its arguments and encoding its result excluded.
+    Not deterministic: load on the machine moves it by a few to tens of
+    percent. (The evaluator's CPU path times stress inputs itself, with
+    repeats and censoring, in seconds: :mod:`assay.measure.stress`.)
+``instructions`` (:class:`InstructionMeter`, unit ``instructions``)
+    instructions counted by cachegrind inside the sandbox
+    (:func:`assay.measure.valgrind.instruction_counts`), the call alone.
+    Deterministic. The candidate runs in the process that counts it, so it
+    could bias its own count: ``counts_in_candidate_process`` is True, and
+    the evaluator checks counts against native CPU time.
+
+Other meters plug in by name with :func:`register_meter`; ``assay eval
+--efficiency --meter NAME`` and ``RewardSpec(kind="efficiency", meter=NAME)``
+then use them. ``cpu`` is accepted as an old name of ``cpu-time``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from assay.sandbox.calls import Call, Mode
+from assay.sandbox.judge import reply_status
+from assay.sandbox.pool import Sandbox
+from assay.sandbox.worker import InfraError
+
+if TYPE_CHECKING:
+    from assay.sandbox.verdict import SampleResult
+
+CPU_TIME = "cpu-time"
+INSTRUCTIONS = "instructions"
+ALIASES = {"cpu": CPU_TIME}  # old names (the eval CLI's ``--meter cpu``)
+
+OK = "ok"
+NOT_RUN = "not_run"  # an earlier call ended the candidate, or the program did not load
+
+
+class ReferenceUnavailable(Exception):
+    """No cost can be had on this meter for this problem: not installed here,
+    calls it cannot make, a reference that fails. Not a sandbox failure; an
+    efficiency reward is then not scored."""
+
+
+class MeterInfraError(InfraError):
+    """The sandbox failed while measuring: not the candidate's fault, never cached."""
+
+
+@dataclass(frozen=True)
+class CallCost:
+    """One call's cost in the meter's unit, or why there is none.
+
+    ``status``: ``ok``, or ``timeout``, ``memory``, ``error``, ``crash``,
+    ``not_run``, ... (the sandbox's test statuses, and whatever a meter's own
+    harness reports); ``value`` is set exactly when the status is ``ok``.
+    """
+
+    status: str
+    value: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK and self.value is not None
+
+
+@runtime_checkable
+class Meter(Protocol):
+    """What every user of a meter needs from it.
+
+    ``deterministic``: one measurement is the cost (repeats would agree).
+    ``counts_in_candidate_process`` (optional, default False): the
+    candidate runs inside what measures it and could bias its own cost, so
+    the evaluator checks the costs against native CPU time.
+    ``probe()`` (optional): (usable here, a line saying how or why not),
+    for ``assay doctor`` and for refusing early.
+    ``run_cost(result)`` (optional): the cost of a judging run, for problems
+    whose tests are not all calls (see :mod:`assay.measure.problem_cost`).
+    """
+
+    name: str
+    unit: str
+    deterministic: bool
+
+    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float) -> list[CallCost]:
+        """One :class:`CallCost` per call, in order: ``program`` loaded once, each call made in it.
+
+        ``timeout_seconds``: how long one call may take under this meter (a
+        meter that slows programs down is given a generous figure). Raises
+        :class:`ReferenceUnavailable` when it cannot measure these calls at
+        all, :class:`MeterInfraError` when the sandbox failed.
+        """
+        ...
+
+
+def probe_meter(meter: Meter) -> tuple[bool, str]:
+    probe = getattr(meter, "probe", None)
+    return probe() if callable(probe) else (True, "registered")
+
+
+# ------------------------------------------------------------------ built-in meters
+
+
+class CpuTimeMeter:
+    """CPU time of each call in its window, from a lock-step run in the sandbox (meter ``cpu-time``)."""
+
+    name = CPU_TIME
+    unit = "ns"
+    deterministic = False
+    counts_in_candidate_process = False
+
+    def probe(self) -> tuple[bool, str]:
+        return True, "kernel-read CPU time of each call, in its window (lock-step run in the sandbox)"
+
+    def run_cost(self, result: SampleResult) -> float:
+        """The judging run's CPU time, for problems whose tests are not all calls."""
+        return float(sum(t.measurement.cpu_ns for t in result.tests))
+
+    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float) -> list[CallCost]:
+        """A call with no CPU limit of its own gets the sandbox's, never more than ``timeout_seconds``."""
+        cpu = min(timeout_seconds, sandbox.limits.cpu_seconds)
+        calls = [c if c.cpu_seconds is not None else replace(c, cpu_seconds=cpu) for c in calls]
+        try:
+            batch = sandbox.run_calls(program, calls, mode=Mode.LOCKSTEP)
+        except MeterInfraError:
+            raise
+        except InfraError as exc:
+            raise MeterInfraError(f"the sandbox failed while measuring: {exc}") from exc
+        if not batch.loaded:
+            return [CallCost(NOT_RUN)] * len(calls)
+        costs = [CallCost(OK, float(r.measurement.cpu_ns)) if r.status == "ok" else CallCost(reply_status(r).value) for r in batch.replies]
+        return costs + [CallCost(NOT_RUN)] * (len(calls) - len(costs))
+
+
+class InstructionMeter:
+    """Instructions of each call, counted by valgrind in the sandbox (meter ``instructions``).
+
+    Calls of one function share a harness job, and all jobs one valgrind
+    process (one start-up, ~2-4 s, per measurement). ``python``: the
+    interpreter valgrind runs (default: the real binary of this one).
+    """
+
+    name = INSTRUCTIONS
+    unit = "instructions"
+    deterministic = True
+    counts_in_candidate_process = True
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or os.path.realpath(sys.executable)
+
+    def probe(self) -> tuple[bool, str]:
+        import subprocess
+
+        from assay.measure.valgrind import find_valgrind
+
+        path = find_valgrind()
+        if not path:
+            return False, "valgrind not installed (apt-get install valgrind)"
+        try:
+            version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"{path} does not run: {exc}"
+        return True, f"{version} (cachegrind, no cache simulation)"
+
+    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float) -> list[CallCost]:
+        """``timeout_seconds``: wall seconds per call under valgrind."""
+        from assay.measure.valgrind import find_valgrind, instruction_counts
+
+        if not calls:
+            return []
+        if not find_valgrind():
+            raise ReferenceUnavailable("the instructions meter needs valgrind (apt-get install valgrind), or use meter cpu-time")
+        positions: dict[str, list[int]] = {}  # function -> its calls' positions, functions in order of first call
+        for position, call in enumerate(calls):
+            if call.kwargs:
+                raise ReferenceUnavailable("calls with keyword arguments, which the instruction harness does not pass")
+            positions.setdefault(call.function, []).append(position)
+        jobs = [(program, function, [tuple(calls[p].args) for p in where]) for function, where in positions.items()]
+        try:
+            rows = instruction_counts(sandbox, self.python, jobs, timeout_seconds)
+        except Exception as exc:  # noqa: BLE001 - InfraError and the like: the measurement failed, not the candidate
+            raise MeterInfraError(f"counting instructions failed: {exc}") from exc
+        out: list[CallCost] = [CallCost(NOT_RUN)] * len(calls)
+        for where, row in zip(positions.values(), rows):
+            for position, (status, value) in zip(where, row):
+                out[position] = CallCost(status, value if status == OK else None)
+        return out
+
+
+# ------------------------------------------------------------------ the registry
+
+MeterFactory = Callable[[], Meter]
+METERS: dict[str, MeterFactory] = {INSTRUCTIONS: InstructionMeter, CPU_TIME: CpuTimeMeter}
+
+
+def canonical_name(name: str) -> str:
+    """The registered name for ``name`` (``cpu`` is ``cpu-time``)."""
+    return ALIASES.get(name, name)
+
+
+def register_meter(name: str, factory: MeterFactory) -> None:
+    """Make a meter available by ``name`` to the efficiency reward and the evaluator."""
+    if not name:
+        raise ValueError("a meter needs a name")
+    if name in ALIASES:
+        raise ValueError(f"{name!r} is another name of the {ALIASES[name]!r} meter")
+    METERS[name] = factory
+
+
+def meter_names() -> list[str]:
+    """The registered meters' names, sorted (for ``--meter`` choices)."""
+    return sorted(METERS)
+
+
+def make_meter(name: str) -> Meter:
+    """A new meter of this name; ValueError naming the known meters if there is none."""
+    try:
+        factory = METERS[canonical_name(name)]
+    except KeyError:
+        raise ValueError(f"unknown meter {name!r}: known meters are {', '.join(meter_names())}") from None
+    return factory()
