@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -147,7 +149,9 @@ def test_the_report_of_one_run_has_its_sections_and_every_sample(runs):
     assert [s["st"] for s in samples] == ["pass", "fail"]
     wrong = samples[1]["fail"]
     assert "returned a wrong answer" in wrong["message"] and wrong["diff"].startswith("expected")
-    assert '<span class="k">def</span>' in samples[0]["code"]  # highlighted server-side
+    program = (blob["prefix"][PROBLEMS[1].task_id] if samples[0].get("pre") else "") + samples[0]["code"]
+    assert '<span class="k">def</span>' in program and samples[1]["pre"] == 1  # highlighted server-side; the prompt's lines once per problem
+    assert html.unescape(re.sub("<[^>]+>", "", program)) == PROBLEMS[1].reference
     assert all(not (attrs.get("src") or "").startswith("http") for _, attrs in doc.tags)  # nothing from the network
     assert "<link" not in page
 

@@ -14,7 +14,7 @@ from collections import Counter
 
 from assay.metrics import geometric_mean
 from assay.report.data import RunData, SampleView
-from assay.report.highlight import python_html
+from assay.report.highlight import python_html, shared_prefix
 from assay.report.page import Fragment, esc, json_script
 from assay.report.sections import ReportContext
 from assay.sandbox.verdict import Status, TestVerdict
@@ -39,7 +39,7 @@ def evidence(test: TestVerdict) -> dict:
     return {k: v for k, v in data.items() if v not in (None, "")}
 
 
-def sample_data(sample: SampleView, prompts: dict[str, int], prompt_list: list) -> dict:
+def sample_data(sample: SampleView, prompts: dict[str, int], prompt_list: list, prefix: str = "") -> dict:
     outcome = sample.outcome
     verdict = outcome.verdict
     tests = [[t.name, t.status.value, t.measurement.cpu_ns, t.measurement.peak_rss_bytes] for t in verdict.tests]
@@ -63,7 +63,10 @@ def sample_data(sample: SampleView, prompts: dict[str, int], prompt_list: list) 
         data["meter"] = eff.meter
         data["levels"] = [[c.get("level"), c.get("value"), c.get("unit"), c.get("status"), c.get("reference")] for c in eff.costs]
     if sample.program is not None:
-        data["code"] = python_html(sample.program) if sample.program.strip() else ""
+        if prefix and sample.program.startswith(prefix):
+            data["code"], data["pre"] = python_html(sample.program[len(prefix) :]), 1  # the problem's shared lines come first
+        else:
+            data["code"] = python_html(sample.program) if sample.program.strip() else ""
     calls = []
     for call in sample.calls:
         key = repr(call.messages)
@@ -116,7 +119,10 @@ def run_table(run_index: int, run: RunData) -> str:
     kinds = sorted({s.failure for s in run.samples if s.failure})
     prompts: dict[str, int] = {}
     prompt_list: list = []
-    payload = {"model": run.is_model_run, "tasks": {task: [sample_data(s, prompts, prompt_list) for s in samples] for task, samples in by_task.items()}, "prompts": prompt_list}
+    prefixes = {task: shared_prefix([s.program for s in samples if s.program]) for task, samples in by_task.items()}
+    tasks = {task: [sample_data(s, prompts, prompt_list, prefixes[task]) for s in samples] for task, samples in by_task.items()}
+    shared = {task: python_html(prefix) for task, prefix in prefixes.items() if prefix}
+    payload = {"model": run.is_model_run, "tasks": tasks, "prefix": shared, "prompts": prompt_list}
     options = lambda values: "".join('<option value="%s">%s</option>' % (esc(v), esc(v)) for v in values)  # noqa: E731
     filters = (
         '<div class="filters" data-run="%d">'

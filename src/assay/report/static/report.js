@@ -129,7 +129,7 @@
     });
     return add(table, body);
   }
-  function sampleCard(sample, payload, open) {
+  function sampleCard(sample, payload, task, open) {
     var card = el("details", "sample");
     card.open = open;
     var summary = el("summary");
@@ -155,8 +155,8 @@
     }
     if (sample.code !== undefined) {
       var pre = el("pre", "hl code");
-      if (sample.code === "") pre.textContent = "(no code)";
-      else pre.innerHTML = sample.code; // pygments output: the program, escaped
+      if (sample.code === "" && !sample.pre) pre.textContent = "(no code)";
+      else pre.innerHTML = (sample.pre ? payload.prefix[task] : "") + sample.code; // highlighted server-side: the program, escaped
       add(body, el("div", "label", "program"), pre);
     } else {
       add(body, el("div", "label", "program"), el("p", "note", "not stored (a run from before programs were kept)"));
@@ -179,12 +179,13 @@
       return;
     }
     var payload = data(row.closest("table").getAttribute("data-samples"));
-    var samples = payload.tasks[row.getAttribute("data-task")] || [];
+    var task = row.getAttribute("data-task");
+    var samples = payload.tasks[task] || [];
     var tr = el("tr", "detail");
     var td = el("td");
     td.colSpan = row.cells.length;
     var firstBad = samples.findIndex(function (s) { return !s.ok; });
-    samples.forEach(function (s, i) { td.appendChild(sampleCard(s, payload, i === (firstBad < 0 ? 0 : firstBad))); });
+    samples.forEach(function (s, i) { td.appendChild(sampleCard(s, payload, task, i === (firstBad < 0 ? 0 : firstBad))); });
     tr.appendChild(td);
     row.after(tr);
     row.classList.add("open");
