@@ -398,3 +398,12 @@ def test_a_property_cannot_read_the_hosts_files(sandbox, tmp_path):
     assert kept(pool) == []
     assert "FileNotFoundError" in reasons(pool)["h"]
     assert os.path.exists(secret)
+
+
+def test_registers_itself_as_an_oracle():
+    from assay.oracles import properties
+
+    found = {}
+    properties.register_oracles(register=lambda name, value, description="": found.setdefault(name, (value, description)))
+    oracle, description = found["property"]
+    assert isinstance(oracle, PropertyOracle) and oracle.kind is OracleKind.PROPERTY and "Hypothesis" in description
