@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -303,6 +304,14 @@ def behaviours_of(sandbox: Sandbox, program: str, function: str, inputs: Sequenc
     return found
 
 
+def behaviours_of_all(sandbox: Sandbox, programs: Sequence[str], function: str, inputs: Sequence[tuple[tuple, dict]]) -> list[list[Behaviour]]:
+    """:func:`behaviours_of` for each program, as many at once as the sandbox has workers."""
+    if len(programs) <= 1:
+        return [behaviours_of(sandbox, program, function, inputs) for program in programs]
+    with ThreadPoolExecutor(max_workers=min(len(programs), sandbox.size), thread_name_prefix="assay-agreement") as pool:
+        return list(pool.map(lambda program: behaviours_of(sandbox, program, function, inputs), programs))
+
+
 def passes(problem: Problem, test: CallTest, behaviour: Behaviour) -> bool:
     """Does this behaviour pass the test, by the comparison the judge uses?"""
     return behaviour.kind == "ok" and compare_output(problem, test, behaviour.value)[0]
@@ -356,7 +365,7 @@ def agreement(sandbox: Sandbox, problem: Problem, candidates: Sequence[str], tes
     calls = _as_call_tests(tests)
     inputs, input_of_test = distinct_inputs(calls)
     function = problem.entry_point
-    behaviours = [behaviours_of(sandbox, program, function, inputs) for program in candidates]
+    behaviours = behaviours_of_all(sandbox, candidates, function, inputs)
     found = dual_agreement(problem, calls, behaviours, input_of_test)
     return Agreement(found.clusters, found.trust, inputs, input_of_test)
 
@@ -422,7 +431,7 @@ class GeneratedOracle:
             for test in tests:
                 pool.add(OracleTest(test, provenance, 0.0, "unweighed: no candidates and no reference"))
             return
-        behaviours = [behaviours_of(context.sandbox, program, problem.entry_point, inputs) for program in context.candidates]
+        behaviours = behaviours_of_all(context.sandbox, context.candidates, problem.entry_point, inputs)
         found = dual_agreement(problem, tests, behaviours, input_of_test)
         n = len(context.candidates)
         for j, test in enumerate(tests):
@@ -448,6 +457,6 @@ def register_oracles(register: Callable[..., None]) -> None:
 
 
 __all__ = [
-    "Agreement", "Behaviour", "Cluster", "GeneratedOracle", "GeneratedTest", "agreement", "behaviours_of", "distinct_inputs",
+    "Agreement", "Behaviour", "Cluster", "GeneratedOracle", "GeneratedTest", "agreement", "behaviours_of", "behaviours_of_all", "distinct_inputs",
     "dual_agreement", "generated_messages", "parse_assert", "parse_tests", "passes", "rank_candidates", "same_value",
 ]  # fmt: skip

@@ -55,6 +55,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -528,8 +529,8 @@ def validate_property(sandbox: Sandbox, spec: PropertySpec, entry_point: str, re
     if reference is not None:
         return _Validated(spec, examples, trust=1.0, note="holds for the reference on %d examples; rejects %s" % (len(examples), ", ".join(TRIVIAL_PROGRAMS)))
     if candidates:
-        entry = {**entry, "examples": codec.encode(examples)}
-        passed = sum(check_property(sandbox, program, entry_point, entry, settings, search=False).passed for program in candidates)
+        with ThreadPoolExecutor(max_workers=min(len(candidates), sandbox.size), thread_name_prefix="assay-property") as pool:
+            passed = sum(pool.map(lambda program: check_property(sandbox, program, entry_point, entry, settings, search=False).passed, candidates))
         return _Validated(spec, examples, trust=passed / len(candidates), note="%d of %d candidates satisfy it; rejects %s" % (passed, len(candidates), ", ".join(TRIVIAL_PROGRAMS)))
     return _Validated(spec, examples, trust=0.0, note="unmeasured (no reference, no candidates); rejects %s" % ", ".join(TRIVIAL_PROGRAMS))
 
