@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from assay.models.base import Completion, GenerationParams, Message, Model, aclose_model, Usage
+from assay.models.base import Completion, GenerationParams, Message, Model, Usage, aclose_model
 from assay.models.fetch import cache_root
 
 _SCHEMA_VERSION = 1

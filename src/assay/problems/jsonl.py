@@ -17,7 +17,6 @@ from typing import Any
 from assay.plugins import COMPARISONS
 from assay.problems.model import CallTest, InputGenerator, Problem, ScriptTest, StdioTest, Test, Trust
 
-
 PROBLEM_KEYS = {
     "task_id", "prompt", "entry_point", "tests", "reference", "setup", "checker",
     "checker_function", "generator", "benchmark", "metadata",

@@ -25,12 +25,12 @@ import os
 from typing import Any, Iterable, Mapping, Sequence
 
 from assay.problems.model import Problem
+from assay.problems.registry import is_benchmark_name
 from assay.reward.functions import KINDS, Reward, RewardSpec
 from assay.reward.resolve import (
     ProblemError,
     benchmark_problem,
     inline_problem,
-    is_benchmark_name,
     looks_like_apps,
     problem_from_apps,
     problem_from_tests,

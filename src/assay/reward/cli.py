@@ -80,11 +80,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``serve`` alone (``python -m assay.reward.cli --port 0``)."""
-    parser = argparse.ArgumentParser(prog="assay")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_serve_parser(sub)
-    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
-    return run_serve(args)
+    parser = argparse.ArgumentParser(prog="assay serve")
+    configure_serve(parser)
+    return run_serve(parser.parse_args(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from typing import Any, Mapping
 from assay.problems import load_benchmark
 from assay.problems.jsonl import problem_from_json
 from assay.problems.model import CallTest, Problem, StdioTest
-from assay.problems.registry import is_benchmark_name
 
 
 class ProblemError(ValueError):

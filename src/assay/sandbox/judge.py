@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from assay.problems.model import CallTest, Problem, ScriptTest, StdioTest, Test
-from assay.sandbox.harness import codec
 from assay.sandbox.compare import compare_output, short_repr, stdout_difference
+from assay.sandbox.harness import codec
 from assay.sandbox.limits import Limits
 from assay.sandbox.memo import IdentityMemo
 from assay.sandbox.script_replay import CallKey, ReplayMissed, ScriptCalls, call_key, script_builtins
