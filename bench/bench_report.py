@@ -15,8 +15,8 @@ and opens each in headless chromium (``assay.report.browser``): the time
 from navigation start to the end of the load event (median of ``--loads``
 fresh pages), and the time a click on a problem takes to show its samples
 (the first click parses the run's sample data). Writes the section
-``report`` of docs/benchmarks.md and the screenshots docs/report-summary.png
-and docs/report-problem.png.
+``report`` of docs/benchmarks.md and the screenshots docs/report-summary.png,
+docs/report-plots.png and docs/report-problem.png.
 """
 
 from __future__ import annotations
@@ -157,15 +157,17 @@ def measure(instance, path: Path, loads: int) -> dict:
 
 
 def screenshots(instance, path: Path) -> list[Path]:
-    summary, problem = DOCS / "report-summary.png", DOCS / "report-problem.png"
+    summary, plots, problem = DOCS / "report-summary.png", DOCS / "report-plots.png", DOCS / "report-problem.png"
     page, _ = browser.open_page(instance, path, width=1280, height=980)
     page.screenshot(path=str(summary))
+    page.locator("#plots").evaluate("s => s.scrollIntoView()")
+    page.screenshot(path=str(plots))
     row = page.locator("#problems-0 tr.row").nth(2)
     row.click()
-    page.locator("#problems-0 tr.detail details.sample[open]").first.evaluate("d => d.closest('tr.detail').previousElementSibling.scrollIntoView()")
+    row.evaluate("r => { r.scrollIntoView(); window.scrollBy(0, -140); }")
     page.screenshot(path=str(problem))
     page.context.close()
-    return [summary, problem]
+    return [summary, plots, problem]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         report.table(headers, rows, "llrrrrrr"),
         "",
-        "Screenshots (two runs side by side): `docs/report-summary.png`, `docs/report-problem.png`.",
+        "Screenshots of the second report: `docs/report-summary.png`, `docs/report-plots.png`, `docs/report-problem.png`.",
     ]
     text = "\n".join(out)
     print(text)

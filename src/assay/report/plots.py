@@ -116,6 +116,11 @@ def speedups(runs: Sequence[tuple[str, list[float]]]) -> str:
         ax.plot(range(1, len(ordered) + 1), ordered, marker=".", linestyle="-", linewidth=1, color=RUN_COLORS[i % len(RUN_COLORS)], label=label)
     ax.axhline(1.0, color="#555555", linewidth=0.8, linestyle="--")
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(0.1, 0.2, 0.5, 1.0), numticks=12))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: "%g×" % value))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("problems, slowest first")
     ax.set_ylabel("speedup vs reference")
     if len(runs) > 1:
@@ -135,5 +140,5 @@ def pass_vs_budget(runs: Sequence[tuple[str, list[tuple[float, float, float]]]])
     right.set_xlabel("tokens per problem")
     left.set_ylabel("problems solved (pass@1 within budget)")
     left.set_ylim(0, 1.02)
-    left.legend(frameon=False, fontsize=8)
+    fig.legend(*left.get_legend_handles_labels(), loc="lower left", bbox_to_anchor=(0.06, 1.0), ncol=min(len(runs), 2), frameon=False, fontsize=8)
     return _image(fig, "pass@1 against budget")
