@@ -307,3 +307,14 @@ def test_eval_writes_its_report_with_report_path(tmp_path):
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "out" / "r.html").read_text()
     assert PROBLEMS[1].task_id in page and "pass@1" in page
+
+
+def test_solve_writes_its_report_with_report_path(tmp_path):
+    from report_runs import reply_for
+
+    script = tmp_path / "replies.jsonl"
+    script.write_text("\n".join(json.dumps({"text": reply_for(p, True).text, "match": p.entry_point}) for p in PROBLEMS[:2]) + "\n")
+    proc = run_cli("solve", "--benchmark", "humaneval", "--model", "scripted:%s" % script, "--limit", "2", "--workers", "2", "--store", str(tmp_path / "s.sqlite"), "--report", str(tmp_path / "r.html"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "scripted:" in page and "```python" in page.replace("\\u0060", "`")  # the replies are in the page's data
