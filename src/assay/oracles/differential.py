@@ -443,6 +443,10 @@ class Generator:
                 i = self.rng.randrange(len(value))
                 out.append(value[:i] + self.rng.choice(alphabet) + value[i + 1 :])
                 out.append(value[:i] + value[i] + value[i:])
+            for sep in sorted({c for c in value if not c.isalnum()})[:3]:  # structure: "name.ext" -> ".ext", "name.", "name..ext", "nameext"
+                parts = value.split(sep)
+                out += [sep.join(parts[:k] + [""] + parts[k + 1 :]) for k in range(min(len(parts), 4))]
+                out += [value.replace(sep, sep * 2, 1), value.replace(sep, "", 1)]
         elif kind is list:
             out = [[], value[:1], value[:-1], value[1:], value + value[-1:], value[::-1], value * 2]
             try:
@@ -470,12 +474,26 @@ class Generator:
         return [v for v in out if not (type(v) is type(value) and same_value(v, value))]
 
     def mutations(self, seeds: Sequence[tuple]) -> Iterable[tuple]:
-        """Each example with one argument replaced by a variant, round-robin over examples."""
+        """Each example with one argument replaced by a variant, round-robin over examples.
+
+        Then recombinations: an example with one argument taken from another example
+        (``bf("Jupiter", "Mercury")`` from ``bf("Jupiter", "Neptune")`` and ``bf("Earth", "Mercury")``),
+        and with two arguments of the same type swapped: values the problem's authors used
+        are often the only valid ones (planet names, file names).
+        """
+        seeds = [s for s in seeds if len(s) == len(self.shapes)]
         per_seed = []
         for seed in seeds:
-            if len(seed) != len(self.shapes):
-                continue
             options = [seed[:i] + (v,) + seed[i + 1 :] for i, (value, shape) in enumerate(zip(seed, self.shapes)) for v in self.variants(value, shape)]
+            for i in range(len(seed)):
+                for other in seeds:
+                    if other is not seed and type(other[i]) is type(seed[i]):
+                        options.insert(min(len(options), 2 + i), seed[:i] + (other[i],) + seed[i + 1 :])
+                for j in range(i + 1, len(seed)):
+                    if type(seed[i]) is type(seed[j]):
+                        swapped = list(seed)
+                        swapped[i], swapped[j] = seed[j], seed[i]
+                        options.insert(min(len(options), 1), tuple(swapped))
             per_seed.append(options)
         for round_ in range(max((len(o) for o in per_seed), default=0)):
             for options in per_seed:
