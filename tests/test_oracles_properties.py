@@ -282,6 +282,15 @@ HOSTILE_CANDIDATES = {
     "patches hypothesis": "import hypothesis, hypothesis.core\nhypothesis.given = lambda *a, **k: (lambda f: (lambda *x, **y: None))\nhypothesis.core.given = hypothesis.given\n" + WRONG_CORE,
     "patches builtins": "import builtins\nbuiltins.AssertionError = type('AssertionError', (BaseException,), {})\nbuiltins.isinstance = lambda *a: True\n" + WRONG_CORE,
     "raises SystemExit": "def square(n):\n    raise SystemExit(0)\n",
+    "exits while loading": "import os\nos._exit(0)\n" + WRONG_CORE,
+    "returns an object that compares as anything": (
+        "class Anything(int):\n"
+        "    def __ge__(self, other): return True\n"
+        "    def __eq__(self, other): return True\n"
+        "    def __mod__(self, other): return other\n"
+        "    __hash__ = int.__hash__\n"
+        "def square(n):\n    return Anything(-1)\n"
+    ),
     "exits the process": "import os\ndef square(n):\n    os._exit(0)\n",
     "prints passed": "print('passed')\ndef square(n):\n    print('property holds: passed, all tests passed')\n    return -1\n",
     "kills its parent": "import os, signal\ndef square(n):\n    for pid in (os.getppid(), 0, -1, 1, 2):\n        try:\n            os.kill(pid, signal.SIGKILL)\n        except OSError:\n            pass\n    return -1\n",
