@@ -108,19 +108,21 @@ def efficiency_distribution(runs: Sequence[tuple[str, list[float]]]) -> str:
 
 
 def speedups(runs: Sequence[tuple[str, list[float]]]) -> str:
-    """Per-problem speedup against the reference, sorted, on a log scale (1 = as fast)."""
+    """Per-problem speedup against the reference, sorted (1 = as fast; a log scale when the range is wide)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
     for i, (label, values) in enumerate(runs):
         ordered = sorted(v for v in values if v > 0 and math.isfinite(v))
         ax.plot(range(1, len(ordered) + 1), ordered, marker=".", linestyle="-", linewidth=1, color=RUN_COLORS[i % len(RUN_COLORS)], label=label)
     ax.axhline(1.0, color="#555555", linewidth=0.8, linestyle="--")
-    ax.set_yscale("log")
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(0.1, 0.2, 0.5, 1.0), numticks=12))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: "%g×" % value))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    values = [v for _, vs in runs for v in vs if v > 0 and math.isfinite(v)]
+    if values and max(values) / min(values) > 4:  # a wide range: log scale, 1x in the middle
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(0.1, 0.2, 0.5, 1.0), numticks=12))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: "%.3g×" % value))
     ax.set_xlabel("problems, slowest first")
     ax.set_ylabel("speedup vs reference")
     if len(runs) > 1:
