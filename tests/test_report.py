@@ -318,3 +318,18 @@ def test_solve_writes_its_report_with_report_path(tmp_path):
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "r.html").read_text()
     assert "scripted:" in page and "```python" in page.replace("\\u0060", "`")  # the replies are in the page's data
+
+
+def test_runs_show_prints_what_the_store_says_as_text(tmp_path, capsys):
+    from assay.cli import main
+
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        store.start_run("r1", "solve", "humaneval", "[bold]model[/x]", {"strategy": "[/]"}, resume=False)
+        verdict = {"task_id": "T", "passed": False, "status": "error", "tests": [{"name": "t", "status": "error", "exception_type": "[/bogus]", "message": "[red]x"}]}
+        store.add_result("r1", 0, None, "T", 0, False, "error", verdict, program="raise X\n")
+    assert main(["runs", "show", "r1", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "[/bogus]" in out and "[bold]model[/x]" in out
+    assert main(["runs", "--store", str(path)]) == 0
+    assert "r1" in capsys.readouterr().out  # no markup error from the model's name

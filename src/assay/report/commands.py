@@ -9,7 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 console = Console(stderr=False)
 errors = Console(stderr=True)
@@ -20,9 +22,14 @@ def _store(args: argparse.Namespace):
 
     path = args.store or default_path()
     if not Path(path).exists():
-        errors.print("[red]error[/]: no run store at %s (runs are stored by `assay eval` and `assay solve`; --store names another)" % path)
+        errors.print("[red]error[/]: no run store at %s (runs are stored by `assay eval` and `assay solve`; --store names another)" % escape(str(path)))
         return None
     return Store(path)
+
+
+def _row(table: Table, *cells: str) -> None:
+    """A row of plain text: what comes from the store (an exception's name, a model's) is never read as markup."""
+    table.add_row(*(Text(str(cell)) for cell in cells))
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +67,7 @@ def command_runs(args: argparse.Namespace) -> int:
                 return _export(store, args.run, args.format, args.output)
             return _list(store, args.json)
         except ReportError as exc:
-            errors.print("[red]error[/]: %s" % exc)
+            errors.print("[red]error[/]: %s" % escape(str(exc)))
             return 2
 
 
@@ -85,13 +92,13 @@ def _list(store, as_json: bool) -> int:
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return 0
     if not rows:
-        console.print("no runs in %s yet" % store.path)
+        console.print("no runs in %s yet" % store.path, markup=False)
         return 0
-    table = Table(title="runs in %s (newest last)" % store.path)
+    table = Table(title=escape("runs in %s (newest last)" % store.path))
     for column in ("id", "kind", "benchmark", "model", "strategy", "date", "pass@1", "eff@1", "cost"):
         table.add_column(column, justify="right" if column in ("pass@1", "eff@1") else "left", overflow="fold", no_wrap=column in ("id", "date"))
     for row in rows:
-        table.add_row(row["id"], row["kind"], row["benchmark"], row["model"] or "-", row["strategy"] or "-", row["date"], _fmt(row["pass@1"]), _fmt(row["eff@1"]), _cost_text(row["cost"]))
+        _row(table, row["id"], row["kind"], row["benchmark"], row["model"] or "-", row["strategy"] or "-", row["date"], _fmt(row["pass@1"]), _fmt(row["eff@1"]), _cost_text(row["cost"]))
     console.print(table)
     return 0
 
@@ -102,35 +109,35 @@ def _show(store, ref: str) -> int:
 
     run = load_run(store, resolve_run(store, ref))
     summary = summarize(run)
-    table = Table(title="run %s" % run.run_id, show_header=False)
+    table = Table(title=escape("run %s" % run.run_id), show_header=False)
     table.add_column("what")
     table.add_column("value", overflow="fold")
-    table.add_row("kind / benchmark", "%s / %s" % (run.kind, run.run.benchmark))
-    table.add_row("source" if run.kind == "eval" else "model", run.run.source)
+    _row(table, "kind / benchmark", "%s / %s" % (run.kind, run.run.benchmark))
+    _row(table, "source" if run.kind == "eval" else "model", run.run.source)
     if run.kind != "eval":
-        table.add_row("strategy", summary.strategy)
-    table.add_row("date", run.date + ("" if run.run.finished_at else " (not finished)"))
-    table.add_row("problems / samples", "%d / %d" % (summary.n_problems, summary.n_samples))
+        _row(table, "strategy", summary.strategy)
+    _row(table, "date", run.date + ("" if run.run.finished_at else " (not finished)"))
+    _row(table, "problems / samples", "%d / %d" % (summary.n_problems, summary.n_samples))
     for k, metric in sorted(summary.pass_at.items()):
-        table.add_row("pass@%d" % k, "%.4f [%.4f, %.4f]" % (metric.value, metric.interval.low, metric.interval.high))
+        _row(table, "pass@%d" % k, "%.4f [%.4f, %.4f]" % (metric.value, metric.interval.low, metric.interval.high))
     for k, metric in sorted(summary.eff_at.items()):
-        table.add_row("eff@%d" % k, "%.4f [%.4f, %.4f]" % (metric.value, metric.interval.low, metric.interval.high))
+        _row(table, "eff@%d" % k, "%.4f [%.4f, %.4f]" % (metric.value, metric.interval.low, metric.interval.high))
     if summary.speedup is not None:
-        table.add_row("speedup (geo. mean)", "%.3f [%.3f, %.3f]" % (summary.speedup.value, summary.speedup.interval.low, summary.speedup.interval.high))
-    table.add_row("statuses", ", ".join("%s %d" % kv for kv in sorted(summary.status_counts.items(), key=lambda kv: -kv[1])))
+        _row(table, "speedup (geo. mean)", "%.3f [%.3f, %.3f]" % (summary.speedup.value, summary.speedup.interval.low, summary.speedup.interval.high))
+    _row(table, "statuses", ", ".join("%s %d" % kv for kv in sorted(summary.status_counts.items(), key=lambda kv: -kv[1])))
     failures = Counter(s.failure for s in run.samples if s.failure)
     if failures:
-        table.add_row("failures", ", ".join("%s %d" % kv for kv in failures.most_common(8)))
+        _row(table, "failures", ", ".join("%s %d" % kv for kv in failures.most_common(8)))
     cost = summary.cost
     if cost.calls:
-        table.add_row("model", "%d calls (%d cached), %d + %d tokens, %.1fs" % (cost.calls, cost.cached_calls, cost.prompt_tokens, cost.completion_tokens, cost.model_seconds))
-    table.add_row("sandbox", "%d programs, %d tests, %.2fs candidate CPU" % (cost.sandbox_runs, cost.tests_run, cost.candidate_cpu_seconds))
+        _row(table, "model", "%d calls (%d cached), %d + %d tokens, %.1fs" % (cost.calls, cost.cached_calls, cost.prompt_tokens, cost.completion_tokens, cost.model_seconds))
+    _row(table, "sandbox", "%d programs, %d tests, %.2fs candidate CPU" % (cost.sandbox_runs, cost.tests_run, cost.candidate_cpu_seconds))
     if cost.wall_seconds is not None:
-        table.add_row("wall time", "%.1fs" % cost.wall_seconds)
-    table.add_row("meter", summary.meter)
+        _row(table, "wall time", "%.1fs" % cost.wall_seconds)
+    _row(table, "meter", summary.meter)
     machine = summary.machine
-    table.add_row("machine", "not stored" if not machine else "%s, %s cores, %s, Python %s" % (machine.get("cpu"), machine.get("cores"), machine.get("system"), machine.get("python")))
-    table.add_row("config", json.dumps(run.run.config, sort_keys=True))
+    _row(table, "machine", "not stored" if not machine else "%s, %s cores, %s, Python %s" % (machine.get("cpu"), machine.get("cores"), machine.get("system"), machine.get("python")))
+    _row(table, "config", json.dumps(run.run.config, sort_keys=True))
     console.print(table)
     return 0
 
@@ -146,7 +153,7 @@ def _export(store, ref: str, fmt: str, output: Path | None) -> int:
         return 0
     with open(output, "w", encoding="utf-8", newline="") as handle:
         count = write(run, handle)
-    errors.print("%d samples of run %s written to %s" % (count, run.run_id, output))
+    errors.print("%d samples of run %s written to %s" % (count, run.run_id, output), markup=False)
     return 0
 
 
@@ -171,7 +178,7 @@ def command_report(args: argparse.Namespace) -> int:
         try:
             path = write_report(store, args.runs, args.output, with_plots=not args.no_plots)
         except ReportError as exc:
-            errors.print("[red]error[/]: %s" % exc)
+            errors.print("[red]error[/]: %s" % escape(str(exc)))
             return 2
-    console.print("report: %s (%.1f MB)" % (path, path.stat().st_size / 1e6))
+    console.print("report: %s (%.1f MB)" % (path, path.stat().st_size / 1e6), markup=False)
     return 0
