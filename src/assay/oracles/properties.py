@@ -354,30 +354,31 @@ def program_outcomes(sandbox: Sandbox, program: str, entry_point: str, examples:
     return outcomes
 
 
-def predicate_verdicts(sandbox: Sandbox, prop: PropertySpec, pairs: Sequence[tuple[tuple, Any]], settings: PropertySettings = DEFAULT_SETTINGS) -> list[str | None]:
+def predicate_verdicts(sandbox: Sandbox, prop: PropertySpec, pairs: Sequence[tuple[tuple, Any]], settings: PropertySettings = DEFAULT_SETTINGS) -> tuple[list[str | None], str | None]:
     """The predicate alone on each (arguments, output): None where it holds, else why not.
 
-    Raises :class:`PropertyError` when the predicate cannot give an answer
-    (its code does not load, it times out, it kills its process...).
+    Returns the verdicts and, when the predicate could not answer on some
+    pair (its code does not load, it times out, it kills its process...),
+    why: the verdicts then stop before that pair.
     """
     if not pairs:
-        return []
+        return [], None
     cpu = _call_cpu(sandbox, settings)
     calls = [Call("check_output", (prop.name, tuple(args), output), cpu_seconds=cpu) for args, output in pairs]
     try:
         batch = sandbox.run_calls(_property_program(prop), calls, limits=_session_limits(sandbox, settings))
     except InfraError as error:
-        raise PropertyError("sandbox failure (not the property's fault): %s" % error) from None
+        return [], "sandbox failure (not the property's fault): %s" % error
     if not batch.loaded:
-        raise PropertyError("its code does not load: %s" % _reply_problem(batch.load))
+        return [], "its code does not load: %s" % _reply_problem(batch.load)
     verdicts: list[str | None] = []
     for index, (args, _output) in enumerate(pairs):
         reply = batch.replies[index] if index < len(batch.replies) else None
         if reply is None or reply.status != "ok" or type(reply.value) is not dict or type(reply.value.get("holds")) is not bool:
             what = _reply_problem(reply) if reply is not None else "no answer"
-            raise PropertyError("property_%s gave no answer on %s: %s" % (prop.name, short_repr(args), what))
+            return verdicts, "property_%s gave no answer on %s: %s" % (prop.name, short_repr(args), what)
         verdicts.append(None if reply.value["holds"] else str(reply.value.get("why") or "it does not hold"))
-    return verdicts
+    return verdicts, None
 
 
 @dataclass(frozen=True)
@@ -400,14 +401,11 @@ def judge_examples(sandbox: Sandbox, program: str, entry_point: str, prop: Prope
         return _Judged([], [], "sandbox failure (not the program's fault): %s" % error)
     failures = [(i, "%s(%s) %s" % (entry_point, _arguments(examples[i]), o.problem)) for i, o in enumerate(outcomes) if not o.ok]
     checked = [i for i, o in enumerate(outcomes) if o.ok]
-    try:
-        verdicts = predicate_verdicts(sandbox, prop, [(examples[i], outcomes[i].value) for i in checked], settings)
-    except PropertyError as error:
-        return _Judged(outcomes, sorted(failures), str(error))
+    verdicts, error = predicate_verdicts(sandbox, prop, [(examples[i], outcomes[i].value) for i in checked], settings)
     for i, why in zip(checked, verdicts):
         if why is not None:
             failures.append((i, "%s(%s) returned %s, and property_%s does not hold: %s" % (entry_point, _arguments(examples[i]), short_repr(outcomes[i].value), prop.name, why)))
-    return _Judged(outcomes, sorted(failures))
+    return _Judged(outcomes, sorted(failures), error)
 
 
 def _arguments(args: tuple) -> str:
