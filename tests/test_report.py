@@ -333,3 +333,10 @@ def test_runs_show_prints_what_the_store_says_as_text(tmp_path, capsys):
     assert "[/bogus]" in out and "[bold]model[/x]" in out
     assert main(["runs", "--store", str(path)]) == 0
     assert "r1" in capsys.readouterr().out  # no markup error from the model's name
+
+
+def test_plot_labels_from_the_store_are_literal():
+    # a model's name with '$' would be mathtext (and '$\\frac{' an error) if not escaped
+    for image in (plots.status_breakdown([("a$\\frac{", {"pass": 3}), ("$x$", {"fail": 1})]), plots.speedups([("m$$", [0.5, 2.0])]),
+                  plots.pass_vs_budget([("$\\frac{", [(1, 10, 0.5), (2, 20, 0.7)])]), plots.efficiency_distribution([("$\\frac{", [0.5])])):  # fmt: skip
+        assert image.startswith('<img class="plot"')

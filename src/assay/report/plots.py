@@ -67,6 +67,11 @@ def _pyplot():
     return plt
 
 
+def _plain(label: str) -> str:
+    """A label from the store as matplotlib shows it literally (a '$' would start mathtext)."""
+    return label.replace("$", r"\$")
+
+
 def _image(fig, alt: str) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
@@ -79,7 +84,7 @@ def status_breakdown(runs: Sequence[tuple[str, dict[str, int]]]) -> str:
     """One horizontal bar per run, split by sample status."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.45 * len(runs)))
-    labels = [label for label, _ in runs]
+    labels = [_plain(label) for label, _ in runs]
     left = [0.0] * len(runs)
     statuses = [s for s in STATUS_ORDER if any(counts.get(s) for _, counts in runs)]
     statuses += sorted({s for _, counts in runs for s in counts} - set(statuses))
@@ -99,7 +104,7 @@ def efficiency_distribution(runs: Sequence[tuple[str, list[float]]]) -> str:
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
     bins = [i / 20 for i in range(21)]
     for i, (label, scores) in enumerate(runs):
-        ax.hist(scores, bins=bins, alpha=0.6 if len(runs) > 1 else 0.9, color=RUN_COLORS[i % len(RUN_COLORS)], label=label)
+        ax.hist(scores, bins=bins, alpha=0.6 if len(runs) > 1 else 0.9, color=RUN_COLORS[i % len(RUN_COLORS)], label=_plain(label))
     ax.set_xlabel("efficiency score of a sample (1 = as fast as the reference)")
     ax.set_ylabel("samples")
     if len(runs) > 1:
@@ -113,7 +118,7 @@ def speedups(runs: Sequence[tuple[str, list[float]]]) -> str:
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
     for i, (label, values) in enumerate(runs):
         ordered = sorted(v for v in values if v > 0 and math.isfinite(v))
-        ax.plot(range(1, len(ordered) + 1), ordered, marker=".", linestyle="-", linewidth=1, color=RUN_COLORS[i % len(RUN_COLORS)], label=label)
+        ax.plot(range(1, len(ordered) + 1), ordered, marker=".", linestyle="-", linewidth=1, color=RUN_COLORS[i % len(RUN_COLORS)], label=_plain(label))
     ax.axhline(1.0, color="#555555", linewidth=0.8, linestyle="--")
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -136,8 +141,8 @@ def pass_vs_budget(runs: Sequence[tuple[str, list[tuple[float, float, float]]]])
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.0), sharey=True)
     for i, (label, points) in enumerate(runs):
         color = RUN_COLORS[i % len(RUN_COLORS)]
-        left.plot([p[0] for p in points], [p[2] for p in points], marker="o", markersize=3, color=color, label=label)
-        right.plot([p[1] for p in points], [p[2] for p in points], marker="o", markersize=3, color=color, label=label)
+        left.plot([p[0] for p in points], [p[2] for p in points], marker="o", markersize=3, color=color, label=_plain(label))
+        right.plot([p[1] for p in points], [p[2] for p in points], marker="o", markersize=3, color=color, label=_plain(label))
     left.set_xlabel("model calls per problem")
     right.set_xlabel("tokens per problem")
     left.set_ylabel("problems solved (pass@1 within budget)")
