@@ -209,3 +209,28 @@ def test_diff_is_registered_as_a_command():
     registered = {}
     cli.register_commands(lambda name, command, description="": registered.setdefault(name, command))
     assert registered["diff"].run is command_diff
+
+
+# ---------------------------------------------------------------- model-proposed inputs (Mokav)
+
+MAGIC = "def f(xs):\n    if xs == [7, 7, 7]:\n        return 0\n    return sum(xs)\n"
+
+
+def test_a_scripted_model_proposes_inputs_with_execution_feedback(sandbox):
+    from assay.models import ScriptedModel
+    from assay.oracles.differential import ModelProposer
+
+    model = ScriptedModel(["```python\nf([1, 1])\nf(os.system('x'))\n```", "```python\nassert f([7, 7, 7]) == 21\n```"])
+    proposer = ModelProposer(model, rounds=3, per_round=4)
+    result = find_distinguishing_input(sandbox, SUM, MAGIC, "f", [([1, 2],)], budget=20, phases=(), model=proposer, shrink=False)
+    assert result.found and result.source == "model" and result.args == ([7, 7, 7],)
+    assert (result.a.value, result.b.value) == (21, 0)
+    assert proposer.calls == 2 and len(model.requests) == 2
+    second = model.requests[1][0][-1].content
+    assert "f([1, 1]): returned 2" in second  # the first round's input, with what both programs did
+    assert any("not a literal" in note for note in result.notes)  # os.system(...) was never run
+
+
+def test_without_a_model_the_budget_is_not_held_back(sandbox):
+    result = find_distinguishing_input(sandbox, SUM, MAGIC, "f", [([1, 2],)], budget=40, seed=1)
+    assert result.tried == 40 and "model" not in result.tried_by_source

@@ -685,8 +685,10 @@ def find_distinguishing_input(
     ``seeds``: example argument tuples (their types guide the search). ``budget``: at most this many
     distinct inputs. ``phases``: which of ``seed``, ``mutation``, ``hypothesis``, ``random`` to use
     (``("random",)`` is the random-only baseline). ``max_timeouts``: give up once this many calls
-    timed out (two programs that hang everywhere agree, slowly). ``model``: an optional
-    :class:`ModelProposer`-like object asked for inputs after the other phases (Mokav-style).
+    timed out (two programs that hang everywhere agree, slowly). ``model``: a model
+    (:class:`assay.models.base.Model`) or a :class:`ModelProposer`, asked for inputs after the
+    other phases, with inputs the programs agree on as feedback (Mokav-style); its rounds have
+    ``proposer.reserve`` inputs of the budget kept for them.
     """
     started = time.monotonic()
     rng = random.Random(seed)
@@ -701,6 +703,9 @@ def find_distinguishing_input(
     result = DiffResult(False, shapes=", ".join(s.describe() for s in shapes) or "no arguments", notes=notes, entry_point=entry_point)
     runner = _Runner(sandbox, program_a, program_b, entry_point, cpu_seconds, memory_bytes, max_timeouts)
     seen: set[str] = set()
+    proposer = None if model is None else model if hasattr(model, "propose") else ModelProposer(model)
+    reserve = min(budget, proposer.reserve) if proposer is not None else 0
+    state = SearchState(program_a, program_b, entry_point)
 
     def fresh(candidates: Iterable[tuple], limit: int) -> list[tuple]:
         out = []
@@ -752,11 +757,13 @@ def find_distinguishing_input(
                     yield "random", chunk
             stalls = 0 if produced else stalls + 1
             size = min(size * 2, batch_size)
-        if model is not None:
-            for chunk in model.propose(result):
+        if proposer is not None:
+            for chunk in proposer.propose(state):
                 got = fresh(chunk, batch_size)
                 if got:
                     yield "model", got
+                else:
+                    state.notes.append("the model proposed nothing new")
 
     try:
         if len(shapes) == 0 and not seeds:
@@ -764,9 +771,11 @@ def find_distinguishing_input(
         else:
             candidates = batches()
         for source, inputs in candidates:
-            room = budget - result.tried
+            room = budget - result.tried - (0 if source == "model" else reserve)
             if room <= 0:
-                break
+                if source == "model" or proposer is None:
+                    break
+                continue  # the rest of the budget is the model's
             inputs = inputs[:room]
             a_side, b_side = runner.both(inputs)
             ran = min(len(a_side), len(b_side))  # fewer than asked when the timeouts ran out
@@ -774,6 +783,7 @@ def find_distinguishing_input(
             result.tried_by_source[source] = result.tried_by_source.get(source, 0) + ran
             for args, a, b in zip(inputs, a_side, b_side):
                 if a.same_as(b):
+                    state.agreed.append((args, a))
                     continue
                 confirmed = _confirm(runner, args, a, b)
                 if confirmed is None:
@@ -791,6 +801,7 @@ def find_distinguishing_input(
             _shrink(runner, generator, result, shrink_budget)
     finally:
         runner.close()
+    result.notes += state.notes
     result.sandbox_runs = runner.runs
     result.seconds = time.monotonic() - started
     return result
@@ -829,6 +840,113 @@ def _shrink(runner: _Runner, generator: Generator, result: DiffResult, budget: i
         result.shrunk_from = original
 
 
+# ---------------------------------------------------------------- model-proposed inputs (Mokav)
+
+
+@dataclass
+class SearchState:
+    """What a proposer may see of a search: the two programs, and inputs they agreed on so far (with what they did)."""
+
+    program_a: str
+    program_b: str
+    entry_point: str
+    agreed: list[tuple[tuple, Behaviour]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+PROPOSER_SYSTEM = (
+    "You are testing two Python programs that are meant to compute the same function. "
+    "Find inputs on which they behave differently (different results, an exception in one, a hang in one)."
+)
+PROPOSER_TEMPLATE = """Program A:
+```python
+{a}
+```
+
+Program B:
+```python
+{b}
+```
+
+They behave the same on these inputs (what both did):
+{agreed}
+
+Write {count} new calls of `{entry}` whose arguments are Python literals, one per line, in one ```python block, for example `{entry}(...)`. Choose inputs where A and B are likely to differ; do not repeat the inputs above."""
+
+
+class ModelProposer:
+    """Asks a model for inputs that split two programs, showing it inputs they agree on (execution feedback, as in Mokav).
+
+    Each round sends the programs and the latest agreed inputs with their behaviours, reads the
+    reply's ``f(...)`` lines with ``ast.literal_eval`` (never running them here) and hands the
+    inputs to the search, which runs them in the sandbox; the next round sees what they did.
+    """
+
+    def __init__(self, model: Any, params: Any = None, rounds: int = 3, per_round: int = 8, shown: int = 12) -> None:
+        self.model = model
+        self.params = params
+        self.rounds = rounds
+        self.per_round = per_round
+        self.shown = shown
+        self.calls = 0
+
+    @property
+    def reserve(self) -> int:
+        return self.rounds * self.per_round
+
+    def messages(self, state: SearchState) -> list[Any]:
+        from assay.models.base import Message
+
+        recent = state.agreed[-self.shown :]
+        agreed = "\n".join("- %s: %s" % (call_text(args, state.entry_point), behaviour.describe()) for args, behaviour in recent) or "- (none yet)"
+        user = PROPOSER_TEMPLATE.format(a=state.program_a.strip(), b=state.program_b.strip(), agreed=agreed, count=self.per_round, entry=state.entry_point)
+        return [Message.system(PROPOSER_SYSTEM), Message.user(user)]
+
+    def propose(self, state: SearchState) -> Iterable[list[tuple]]:
+        from assay.models.base import GenerationParams, ModelError, generate_sync
+
+        params = self.params or GenerationParams(temperature=0.8, max_tokens=512, seed=0)
+        for _ in range(self.rounds):
+            self.calls += 1
+            try:
+                completions = generate_sync(self.model, self.messages(state), params)
+            except ModelError as exc:
+                state.notes.append("the model failed: %s" % exc)
+                return
+            inputs: list[tuple] = []
+            for completion in completions:
+                found, rejected = proposed_inputs(completion.text, state.entry_point)
+                inputs += found
+                if rejected:
+                    state.notes.append("model lines not read as inputs: %s" % "; ".join(rejected[:3]))
+            yield inputs[: self.per_round * max(1, len(completions))]
+
+
+def proposed_inputs(text: str, entry_point: str) -> tuple[list[tuple], list[str]]:
+    """The argument tuples of the ``entry_point(...)`` calls in a reply (literals only), and the calls that were not."""
+    from assay.oracles.examples import Unparseable, _closing, parse_call
+
+    found, rejected = [], []
+    for line in text.splitlines():
+        line = line.strip().removeprefix(">>>").strip()
+        for prefix in ("assert ", "print("):
+            if line.startswith(prefix):
+                line = line[len(prefix) :]
+        if not line.startswith(entry_point + "("):
+            continue
+        end = _closing(line, len(entry_point))
+        try:
+            args, kwargs = parse_call(line[:end] if end > 0 else line)
+        except Unparseable as exc:
+            rejected.append("%s (%s)" % (line[:60], exc))
+            continue
+        if kwargs:
+            rejected.append("%s (keyword arguments)" % line[:60])
+            continue
+        found.append(args)
+    return found, rejected
+
+
 # ---------------------------------------------------------------- the oracle
 
 
@@ -853,7 +971,7 @@ class DifferentialOracle:
         for i, j in pairs[: self.max_pairs]:
             result = await asyncio.to_thread(
                 find_distinguishing_input, context.sandbox, candidates[i], candidates[j], context.problem.entry_point, seeds, self.budget,
-                seed=context.seed, cpu_seconds=self.cpu_seconds,
+                seed=context.seed, cpu_seconds=self.cpu_seconds, model=ModelProposer(context.model, context.params) if context.model is not None else None,
             )  # fmt: skip
             entry = {"pair": [i, j], **result.to_dict()}  # candidates' positions; "a"/"b" are their behaviours
             extras.append(entry)
