@@ -192,6 +192,7 @@ def test_hostile_output_cannot_inject_script(runs):
 def test_json_in_a_script_element_escapes_markup():
     text = json_text({"a": "</script><!-- & \u2028"})
     assert "<" not in text and ">" not in text and "&" not in text and json.loads(text) == {"a": "</script><!-- & \u2028"}
+    assert json.loads(json_text({"x": [float("nan"), float("inf"), 1.5]})) == {"x": [None, None, 1.5]}
 
 
 def test_without_matplotlib_the_report_says_what_to_install(runs, monkeypatch):
