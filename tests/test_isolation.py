@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import FAST_LIMITS
 
 from assay.problems import CallTest, Problem
 from assay.sandbox import isolation
 from assay.sandbox.pool import Sandbox
-from conftest import FAST_LIMITS
 
 ADD = Problem("t/add", "", "add", tests=(CallTest("t", (1, 2), 3),))
 

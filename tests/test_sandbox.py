@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 import signal
 from dataclasses import replace
+from pathlib import Path
 
+from conftest import FAST_LIMITS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.problems import CallTest, Problem, ScriptTest, StdioTest
 from assay.sandbox.harness import codec
 from assay.sandbox.verdict import Status
-from conftest import FAST_LIMITS
 
 ADD = Problem("t/add", "def add(a, b):\n", "add", tests=(CallTest("t1", (2, 3), 5), CallTest("t2", (10, -4), 6)))
 GOOD = "def add(a, b):\n    return a + b\n"
@@ -212,8 +212,9 @@ def test_worker_killed_from_outside_is_infra_error_or_recovers(sandbox):
 def test_a_dead_template_costs_a_worker_restart_not_a_verdict():
     """The process candidates are forked from dies between samples (as if the OOM
     killer chose it): the next sample is not failed for it; the worker restarts."""
-    from assay.sandbox.pool import Sandbox
     from conftest import descendants
+
+    from assay.sandbox.pool import Sandbox
 
     with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as box:
         assert box.run(ADD, GOOD).passed
@@ -247,8 +248,9 @@ def test_infrastructure_failure_is_never_the_candidates(sandbox, monkeypatch):
 
 
 def test_reference_calibrates_time_limits():
-    from assay.sandbox.pool import Sandbox
     from conftest import FAST_LIMITS
+
+    from assay.sandbox.pool import Sandbox
 
     problem = Problem("t/slowref", "", "work", tests=(CallTest("t", (300000,), 300000),), reference="def work(n):\n    return sum(1 for _ in range(n))\n")
     with Sandbox(workers=1, limits=FAST_LIMITS, timeout_factor=5, min_cpu_seconds=0.05) as box:

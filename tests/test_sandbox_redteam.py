@@ -6,15 +6,14 @@ import os
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import FAST_LIMITS, descendants, probe_problem
 
 from assay.problems import CallTest, Problem, ScriptTest
 from assay.sandbox.verdict import Status
-from dataclasses import replace
-
-from conftest import FAST_LIMITS, descendants, probe_problem
 
 
 def only_zygotes_remain(sandbox, within: float = 10.0) -> bool:
@@ -308,8 +307,9 @@ def probe():
 
 def test_environment_is_scrubbed(sandbox, monkeypatch):
     # workers started before the secret existed; start a fresh sandbox after
-    from assay.sandbox.pool import Sandbox
     from conftest import FAST_LIMITS
+
+    from assay.sandbox.pool import Sandbox
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-assay-test-secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "also-secret")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from conftest import FAST_LIMITS
 
 from assay.problems import Problem, ScriptTest
 from assay.sandbox.pool import Sandbox
 from assay.sandbox.script_replay import ScriptCalls
 from assay.sandbox.verdict import Status
-from conftest import FAST_LIMITS
 
 # unseeded module-level random, as HumanEval/38 and /50 use it
 DRAWS = """
