@@ -224,6 +224,15 @@ def main(argv: list[str] | None = None) -> int:
             ["cost per problem (extract + one sandbox run of the reference)", "1 sandbox run, median %.1f ms" % (1000 * statistics.median(build_seconds))],
         ], "lr"),  # fmt: skip
         "",
+        "Examples per problem, how many problems have that many: %s." % ", ".join(
+            "%d: %d" % (k, sum(1 for v in values if v == k)) for k in sorted(set(values))),
+        "",
+        "<details><summary>Examples per problem</summary>",
+        "",
+        " ".join("%s: %d," % (task.split("/")[1], count) for task, count in counts.items()).rstrip(","),
+        "",
+        "</details>",
+        "",
         "The examples HumanEval's own text gets wrong (the canonical solution, which passes the hidden tests, disagrees; checked by hand):",
         "",
     ]
