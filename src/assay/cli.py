@@ -316,7 +316,7 @@ def command_plugins(args: argparse.Namespace) -> int:
         entries = registry.entries()
         if not entries:
             continue
-        table = Table(title="%ss" % registry.kind)
+        table = Table(title=registry.plural)
         table.add_column("name")
         table.add_column("plugin")
         table.add_column("what it is")

@@ -100,8 +100,9 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """The entries of one kind, filled by one hook of every plugin."""
 
-    def __init__(self, kind: str, hook: str) -> None:
+    def __init__(self, kind: str, hook: str, plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or kind + "s"
         self.hook = hook
         self._entries: dict[str, Entry[T]] = {}
 
@@ -152,7 +153,7 @@ MODELS: Registry[Any] = Registry("model backend", "register_models")
 METERS: Registry[Callable[[], Any]] = Registry("meter", "register_meters")
 COMPARISONS: Registry[Callable[..., tuple]] = Registry("comparison", "register_comparisons")
 COMMANDS: Registry[Any] = Registry("command", "register_commands")
-STRATEGIES: Registry[Any] = Registry("strategy", "register_strategies")
+STRATEGIES: Registry[Any] = Registry("strategy", "register_strategies", "strategies")
 ORACLES: Registry[Any] = Registry("oracle", "register_oracles")
 REPORT_SECTIONS: Registry[Any] = Registry("report section", "register_report_sections")
 REGISTRIES: tuple[Registry, ...] = (BENCHMARKS, MODELS, METERS, COMPARISONS, COMMANDS, STRATEGIES, ORACLES, REPORT_SECTIONS)
@@ -166,7 +167,12 @@ BUILTIN_PLUGINS = (
     "assay.solve",
     "assay.cli",
     "assay.reward.cli",
+    "assay.oracles.examples",
+    "assay.oracles.properties",
+    "assay.oracles.generated",
+    "assay.oracles.differential",
     "assay.oracles.build",
+    "assay.oracles.cli",
     "assay.report.plugin",
 )
 

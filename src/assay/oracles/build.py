@@ -32,7 +32,7 @@ NEEDS_CANDIDATES = frozenset({"generated", "differential"})
 
 @dataclass(frozen=True)
 class OracleConfig:
-    kinds: tuple[str, ...] = ("example", "differential")
+    kinds: tuple[str, ...] = ("examples", "differential")
     candidates: int = 4  # programs sampled for agreement and differential inputs
     params: GenerationParams = field(default_factory=lambda: GenerationParams(temperature=0.8, max_tokens=512))
     validate_with_reference: bool = False
@@ -137,7 +137,7 @@ def configure_oracles(parser) -> None:  # argparse.ArgumentParser
 
     parser.add_argument("--benchmark", required=True, help="a registered benchmark or a problems JSONL file")
     parser.add_argument("--model", default=None, help="a model spec (needed by the property and generated kinds)")
-    parser.add_argument("--kinds", default="example,differential", help="comma-separated oracle kinds (see `assay plugins`)")
+    parser.add_argument("--kinds", default="examples,differential", help="comma-separated oracle kinds (see `assay plugins`)")
     parser.add_argument("--candidates", type=int, default=4, help="programs sampled per problem for agreement and differential inputs")
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
     parser.add_argument("--validate-with-reference", action="store_true", help="let the builder discard tests the reference fails (for measuring oracles, not for search)")
