@@ -14,7 +14,7 @@ from assay.problems import CallTest, Problem
 from assay.problems.jsonl import problem_from_json
 from assay.sandbox import Call, InfraError, Limits, Mode, Session, wall_for_cpu
 from assay.sandbox.pool import retrying
-from assay.store import JUDGED, Store
+from assay.store import JUDGED, MIGRATIONS, Store
 
 SQUARE = "def square(x):\n    return x * x\n"
 
@@ -123,10 +123,10 @@ def test_run_many_raises_what_its_input_raised(sandbox):
 
 def test_a_store_from_before_stages_keeps_its_half_measured_samples(tmp_path):
     path = tmp_path / "old.sqlite"
-    with Store(path) as store:
-        store.start_run("r", "eval", "b", "s", {}, False)
-    db = sqlite3.connect(path)  # as a store from before the stage column wrote it
-    db.executescript("ALTER TABLE results DROP COLUMN stage; PRAGMA user_version=2;")
+    db = sqlite3.connect(path)  # as a store from before the stage column wrote it: the first two migrations only
+    for number, script in enumerate(MIGRATIONS[:2], start=1):
+        db.executescript("BEGIN;" + script + "PRAGMA user_version=%d; COMMIT;" % number)
+    db.execute("INSERT INTO runs (run_id, kind, benchmark, source, config, created_at) VALUES ('r', 'eval', 'b', 's', '{}', ?)", (time.time(),))
     db.execute("INSERT INTO results VALUES ('r', 0, 1, 't', 0, 1, 'pass', ?, ?)", (json.dumps({"efficiency_pending": True}), time.time()))
     db.execute("INSERT INTO results VALUES ('r', 1, 2, 't', 1, 1, 'pass', ?, ?)", (json.dumps({"efficiency": 0.5}), time.time()))
     db.commit()
