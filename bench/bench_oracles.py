@@ -246,12 +246,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "### Mutants: what each oracle kills",
         "",
-        "%d AST mutants of the canonical solutions (`bench/data/humaneval_mixed.jsonl`, %s; 7 loop forever, 2 sleep by design). "
+        "%d AST mutants of the canonical solutions (`bench/data/humaneval_mixed.jsonl`, %s; %d loop forever and %d sleep by design). "
         "A mutant is killed by the hidden tests when `Sandbox.run` does not pass it; by the examples when it fails one the canonical solution passes; "
         "by a differential input when the search (budget %d inputs, 0.25 s CPU per call, seeded with the examples' inputs) finds an input where the mutant "
         "and the canonical solution behave differently. **The canonical solution is the judge of those inputs** here: that measures the search; a search "
         "for a real problem has candidates, not a reference, and a differential input is an input worth asking about (`pool.inputs`), not a test with an answer." % (
-            n, "all of them" if args.per_problem is None else "at most %d per problem" % args.per_problem, args.budget),
+            n, "all of them" if args.per_problem is None else "at most %d per problem" % args.per_problem,
+            sum(r["kind"] == "hang" for r in rows), sum(r["kind"] == "sleep" for r in rows), args.budget),
         "",
         table(["oracle", "mutants killed", "share", "of the hidden tests' kills"], [
             ["hidden tests (HumanEval's `check`)", k_hidden, pct(k_hidden, n), "—"],
@@ -259,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             ["examples + differential inputs", k_pool, pct(k_pool, n), "**%d (%s)** (target ≥ 80%%)" % (k_pool_of_hidden, pct(k_pool_of_hidden, k_hidden))],
         ]),  # fmt: skip
         "",
-        "Killed by examples + differential inputs but not by the hidden tests: %d (inputs the hidden tests do not try; some may lie outside what the "
-        "problem promises its inputs are, where the canonical solution's answer is only one possible answer)." % len(beyond_hidden),
+        "The examples are those a builder allowed the reference keeps (the %d wrong ones above dropped). Killed by examples + differential inputs "
+        "but not by the hidden tests: %d (inputs the hidden tests do not try; such an input may lie outside what the problem promises, where the "
+        "canonical solution's answer is only one possible answer): %s." % (len(false_rejects), len(beyond_hidden), "; ".join(
+            "%s (%s) on `%s`: %s" % (r["mutant"], r["mutation"], r["full_input"], r["full_which"] or "an example") for r in beyond_hidden) or "none"),
         "",
         "### Differential search: a distinguishing input for each mutant the hidden tests kill",
         "",
@@ -270,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
             ["full without the examples' own inputs (mutation, Hypothesis, random)", found_beyond, pct(found_beyond, k_hidden), cost("beyond", [r for r in hidden if r["beyond"]])],
         ]),  # fmt: skip
         "",
+        "Random-only draws values of the types inferred from the examples' inputs (ranges, alphabets, sizes), never the inputs themselves. "
+        "Every search is deterministic for its seed (%d); the machine's load moves the seconds, not the inputs tried: limits are CPU time. "
         "Most mutants fail an example already, so the full search finds them with its first batch (the example inputs). On the %d hidden-killed mutants "
         "that pass every example: full search %d, random only %d, without the examples' inputs %d." % (
-            len(past_examples), sum(r["full"] for r in past_examples), sum(r["random"] for r in past_examples), sum(r["beyond"] for r in past_examples)),
+            args.seed, len(past_examples), sum(r["full"] for r in past_examples), sum(r["random"] for r in past_examples), sum(r["beyond"] for r in past_examples)),
         "",
         "Found first by: %s. A search that finds nothing costs its whole budget: median inputs / runs / s %s. "
         "Cost per problem of the full searches (all of a problem's mutants): %.1f sandbox runs, %.2f s on average." % (
