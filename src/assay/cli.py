@@ -82,7 +82,7 @@ def configure_solve(so: argparse.ArgumentParser) -> None:
 
     so.add_argument("--benchmark", required=True, help="a registered benchmark (%s) or a problems JSONL file" % ", ".join(BENCHMARKS.names()))
     so.add_argument("--model", default="embedded", help="a model spec: " + spec_examples())
-    so.add_argument("--strategy", default="sample", choices=STRATEGIES.names(), help="solving strategy (sample: the baseline, independent samples)")
+    so.add_argument("--strategy", default="sample", choices=STRATEGIES.names(), help="solving strategy: sample (the baseline, n independent samples) or a search preset (see `assay plugins`)")
     so.add_argument("--n", type=int, default=1, help="samples per problem")
     so.add_argument("--limit", type=int, default=None, help="only the first N problems")
     so.add_argument("--temperature", type=float, default=0.0, help="0 is greedy decoding")
@@ -92,6 +92,7 @@ def configure_solve(so: argparse.ArgumentParser) -> None:
     so.add_argument("--concurrency", type=int, default=4, help="model requests in flight")
     so.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     so.add_argument("--no-cache", action="store_true", help="do not read replies from the response cache")
+    so.add_argument("--resume", action="store_true", help="continue a killed run: problems already answered are not run again")
     so.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
     so.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
     so.add_argument("--report", type=Path, default=None, help="also write the run's HTML report here (see `assay report`)")
@@ -251,7 +252,7 @@ def command_solve(args: argparse.Namespace) -> int:
     config = SolveConfig(strategy=args.strategy, n=args.n, params=params, concurrency=args.concurrency)
     try:
         with progress, store, Sandbox(workers=args.workers, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout) as box:
-            report = solve(problems, cached, config=config, sandbox=box, store=store, benchmark=args.benchmark, on_progress=on_progress)
+            report = solve(problems, cached, config=config, sandbox=box, store=store, benchmark=args.benchmark, resume=args.resume, on_progress=on_progress)
     except ModelError as exc:
         errors.print("[red]model error[/]: %s" % exc)
         return 1

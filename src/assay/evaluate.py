@@ -17,7 +17,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from assay.metrics import AggregateMetric, ProblemSamples, bootstrap_ci, eff_at_k_over_problems, geometric_mean, pass_at_k_over_problems
 from assay.problems import Problem, Test, load_benchmark
@@ -84,6 +84,7 @@ class SampleOutcome:
     verdict: SampleResult
     efficiency: EfficiencyRecord | None = None
     extraction: str | None = None  # solve: how the program was found in the model's reply
+    spent: dict[str, Any] | None = None  # solve: what the strategy spent on this answer (calls, tokens, sandbox runs, seconds)
 
     @property
     def status(self) -> Status:
@@ -95,6 +96,8 @@ class SampleOutcome:
         line.update({k: v for k, v in self.verdict.to_dict().items() if k not in line})
         if self.extraction is not None:
             line["extraction"] = self.extraction
+        if self.spent is not None:
+            line["spent"] = self.spent
         if self.efficiency is not None:
             line.update(self.efficiency.fields())
         return line
@@ -102,7 +105,7 @@ class SampleOutcome:
     @classmethod
     def from_stored(cls, row: StoredResult) -> "SampleOutcome":
         data = row.result
-        return cls(row.position, row.task_id, row.sample_index, row.line_number, row.passed, SampleResult.from_dict(data), EfficiencyRecord.from_fields(data), data.get("extraction"))
+        return cls(row.position, row.task_id, row.sample_index, row.line_number, row.passed, SampleResult.from_dict(data), EfficiencyRecord.from_fields(data), data.get("extraction"), data.get("spent"))
 
 
 @dataclass
@@ -127,6 +130,15 @@ class EvalReport:
 
 
 # ------------------------------------------------------------------ one run
+
+
+class Pending(NamedTuple):
+    """A sample waiting to be judged, at its position in the run."""
+
+    position: int
+    sample: Sample
+    extraction: str | None = None
+    spent: dict[str, Any] | None = None
 
 
 def run_identity(*parts: Any) -> str:
@@ -157,30 +169,31 @@ class Evaluation:
         if self.on_progress is not None:
             self.on_progress(self.completed, self.total, outcome)
 
-    def record(self, position: int, sample: Sample, verdict: SampleResult, *, passed: bool | None = None, efficiency: EfficiencyRecord | None = None, extraction: str | None = None, final: bool = True) -> SampleOutcome:
+    def record(self, position: int, sample: Sample, verdict: SampleResult, *, passed: bool | None = None, efficiency: EfficiencyRecord | None = None,
+               extraction: str | None = None, spent: dict[str, Any] | None = None, final: bool = True) -> SampleOutcome:  # fmt: skip
         """Store one sample's outcome now (a killed run keeps it); ``final=False``: judged, more to measure."""
-        outcome = SampleOutcome(position, sample.task_id, sample.index, sample.line_number, verdict.passed if passed is None else passed, verdict, efficiency, extraction)
+        outcome = SampleOutcome(position, sample.task_id, sample.index, sample.line_number, verdict.passed if passed is None else passed, verdict, efficiency, extraction, spent)
         self.store.add_result(self.run_id, position, sample.line_number, sample.task_id, sample.index, outcome.passed, outcome.status.value, outcome.to_line(), stage=None if final else JUDGED, program=sample.program)
         if final:
             self.progress(outcome)
         return outcome
 
-    def judge(self, sandbox: Sandbox, problems: dict[str, Problem], todo: Iterable[tuple[int, Sample, str | None]], *, final: bool = True) -> Iterator[SampleOutcome]:
-        """Judge (position, sample, extraction) items on the sandbox, recording each as it finishes.
+    def judge(self, sandbox: Sandbox, problems: dict[str, Problem], todo: Iterable[Pending], *, final: bool = True) -> Iterator[SampleOutcome]:
+        """Judge samples on the sandbox, recording each as it finishes.
 
         ``todo`` may be a generator that is still producing (a model still
         writing): results stream out as they come.
         """
-        pending: dict[int, tuple[int, Sample, str | None]] = {}
+        pending: dict[int, Pending] = {}
 
         def pairs() -> Iterator[tuple[Problem, str]]:
             for offset, entry in enumerate(todo):
                 pending[offset] = entry
-                yield problems[entry[1].task_id], entry[1].program
+                yield problems[entry.sample.task_id], entry.sample.program
 
         for offset, result in sandbox.run_many(pairs()):
-            position, sample, extraction = pending.pop(offset)
-            yield self.record(position, sample, result, extraction=extraction, final=final)
+            entry = pending.pop(offset)
+            yield self.record(entry.position, entry.sample, result, extraction=entry.extraction, spent=entry.spent, final=final)
 
     def outcomes(self) -> list[SampleOutcome]:
         return [SampleOutcome.from_stored(row) for row in self.store.results(self.run_id)]
@@ -259,7 +272,7 @@ def evaluate(
         errors = [(position, item) for position, item in enumerate(items) if isinstance(item, SampleError)]
         for _, error in errors:
             store.add_sample_error(run.run_id, error.line_number, error.task_id, error.message)
-        todo = [(position, item, None) for position, item in enumerate(items) if isinstance(item, Sample) and position not in run.done]
+        todo = [Pending(position, item) for position, item in enumerate(items) if isinstance(item, Sample) and position not in run.done]
         measuring = config.efficiency is not None
         # judged in an earlier, killed run, efficiency not yet measured
         waiting = store.positions(run.run_id, stage=JUDGED) if measuring and run.done else set()

@@ -165,6 +165,7 @@ BUILTIN_PLUGINS = (
     "assay.measure.meters",
     "assay.sandbox.compare",
     "assay.solve",
+    "assay.search.presets",
     "assay.cli",
     "assay.reward.cli",
     "assay.oracles.examples",

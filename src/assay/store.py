@@ -86,6 +86,28 @@ MIGRATIONS = (
     ALTER TABLE results ADD COLUMN program TEXT;
     ALTER TABLE runs ADD COLUMN machine TEXT;
     """,
+    # A search's tree, node by node as it grows (assay.search): what made each node, what it
+    # holds, what the model was asked and answered, the feedback and the value it got.
+    """
+    CREATE TABLE search_nodes (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        task_id TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        parent_id TEXT,
+        operator TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        content TEXT NOT NULL,
+        program TEXT,
+        score REAL,
+        passed INTEGER,
+        value TEXT,
+        feedback TEXT,
+        prompt TEXT,
+        reply TEXT,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, task_id, node_id)
+    );
+    """,
 )
 DONE, JUDGED = "done", "judged"
 
@@ -186,7 +208,7 @@ class Store:
                 return self._db.execute("SELECT COUNT(*) FROM results WHERE run_id = ?", (run_id,)).fetchone()[0]
             self._db.execute("BEGIN")
             if exists:
-                for table in ("results", "sample_errors", "llm_calls", "oracle_pools", "runs"):
+                for table in ("results", "sample_errors", "llm_calls", "oracle_pools", "search_nodes", "runs"):
                     self._db.execute("DELETE FROM %s WHERE run_id = ?" % table, (run_id,))
             self._db.execute(
                 "INSERT INTO runs (run_id, kind, benchmark, source, config, created_at, machine) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -247,6 +269,27 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT position FROM results WHERE run_id = ? AND status != 'infra_error'", (run_id,)).fetchall()
         return {row[0] for row in rows}
+
+    def add_search_node(self, run_id: str, task_id: str, node: dict[str, Any]) -> None:
+        """One node of a search tree (``assay.search.tree.Node.row``), replaced when the node changes."""
+        columns = ("node_id", "parent_id", "operator", "kind", "content", "program", "score", "passed", "value", "feedback", "prompt", "reply")
+        values = [node.get(c) for c in columns]
+        values[columns.index("value")] = json.dumps(node.get("value")) if node.get("value") is not None else None
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO search_nodes (run_id, task_id, %s, created_at) VALUES (?, ?, %s, ?)" % (", ".join(columns), ", ".join("?" * len(columns))),
+                (run_id, task_id, *values, time.time()),
+            )
+
+    def search_nodes(self, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            query = "SELECT * FROM search_nodes WHERE run_id = ?" + (" AND task_id = ?" if task_id is not None else "") + " ORDER BY rowid"
+            cursor = self._db.execute(query, (run_id,) if task_id is None else (run_id, task_id))
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        for row in rows:
+            row["value"] = json.loads(row["value"]) if row.get("value") else None
+        return rows
 
     def add_oracle_pool(self, run_id: str, task_id: str, pool: dict[str, Any]) -> None:
         with self._lock:

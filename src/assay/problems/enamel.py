@@ -16,6 +16,7 @@ import io
 import json
 from importlib import resources
 
+from assay import sealing
 from assay.problems import humaneval
 from assay.problems.model import InputGenerator, Problem
 from assay.problems.prompt import helper_code
@@ -91,6 +92,7 @@ def _problems() -> tuple[Problem, ...]:
 
 def load_problems(evaluated_only: bool = False) -> list[Problem]:
     """All 164 ENAMEL problems, or only the 142 ENAMEL evaluates."""
+    sealing.refuse("loading ENAMEL")
     problems = _problems()
     if evaluated_only:
         return [p for p in problems if p.metadata["evaluated_by_enamel"]]

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
+from assay import sealing
 from assay.problems.convert import convert_check
 from assay.problems.model import Problem
 from assay.problems.prompt import helper_code
@@ -59,6 +60,7 @@ def _problems() -> tuple[Problem, ...]:
 
 def load_problems() -> list[Problem]:
     """The 164 HumanEval problems in task order."""
+    sealing.refuse("loading HumanEval")
     return list(_problems())
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from assay import sealing
 from assay.plugins import COMPARISONS
 from assay.problems.model import CallTest, InputGenerator, Problem, ScriptTest, StdioTest, Test, Trust
 
@@ -50,6 +51,7 @@ class _Invalid(Exception):
 
 def load_problems(path: str | Path) -> list[Problem]:
     """Read every problem of a JSONL problems file (blank lines and ``#`` lines are skipped)."""
+    sealing.refuse("loading a problems file")
     path = Path(path)
     problems: list[Problem] = []
     first_line: dict[str, int] = {}

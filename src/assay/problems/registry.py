@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from assay import sealing
 from assay.plugins import BENCHMARKS, hookimpl
 from assay.problems.model import Problem
 
@@ -44,6 +45,7 @@ def is_benchmark_name(name: str) -> bool:
 
 def load_benchmark(name_or_path: str | Path) -> list[Problem]:
     """Problems of a registered benchmark or of a JSONL problems file."""
+    sealing.refuse("loading a benchmark")
     key = str(name_or_path)
     loader = BENCHMARKS.find(key) or BENCHMARKS.find(key.lower())
     if loader is not None:

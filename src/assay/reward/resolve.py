@@ -19,6 +19,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Mapping
 
+from assay import sealing
 from assay.problems import load_benchmark
 from assay.problems.jsonl import problem_from_json
 from assay.problems.model import CallTest, Problem, StdioTest
@@ -28,9 +29,14 @@ class ProblemError(ValueError):
     """A request names a problem that does not exist or is malformed (the caller's mistake)."""
 
 
-@functools.lru_cache(maxsize=16)
 def benchmark_problems(name: str) -> dict[str, Problem]:
     """task_id → Problem for a named benchmark or a JSONL problems file (loaded once)."""
+    sealing.refuse("loading a benchmark")
+    return _benchmark_problems(name)
+
+
+@functools.lru_cache(maxsize=16)
+def _benchmark_problems(name: str) -> dict[str, Problem]:
     try:
         problems = load_benchmark(name)
     except (ValueError, FileNotFoundError) as exc:

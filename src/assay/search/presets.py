@@ -1,0 +1,85 @@
+"""The search methods of the seed papers, as presets of one engine.
+
+Each preset is data (:class:`~assay.search.engine.Preset`) plus the lines
+below naming its paper and what differs. All run on the same sandbox, the
+same oracle pool (examples from the problem's text unless the preset asks
+for more) and the same budgets, so they compare fairly; none sees a hidden
+test. Every preset is registered as a strategy of ``assay solve``
+(``--strategy NAME``); a plugin adds its own with ``register_strategies``
+and :func:`~assay.search.engine.search_strategy`.
+
+``greedy``
+    One program, greedy decoding. The floor.
+``best-of-n``
+    CodeT-style reranking (Chen et al., "CodeT"): n samples at temperature
+    0.8 in one call, ranked by the examples they pass, then by agreement
+    (the share of samples that behave the same on the pool's inputs). CodeT
+    also asks the model for tests; here the examples and agreement do it
+    (add ``generated`` to the oracle kinds for CodeT's dual agreement).
+``self-debug``
+    Self-Debug (Chen et al., "Teaching Large Language Models to
+    Self-Debug"): greedy, then up to 4 rounds of "here is what running it
+    showed, fix it", fed with the failing visible examples (the call, the
+    expected value, the first difference or the exception).
+``reflexion``
+    Reflexion (Shinn et al.): after a failure the model first writes a
+    short self-reflection, then a new program with every reflection so far
+    in its prompt (the episodic memory). The paper's tests are model-written;
+    here the feedback comes from the problem's own examples (the "Revisit
+    Self-Debugging" study found model-written tests make it worse).
+``trace-debug``
+    LDB (Zhong et al., "Debug like a Human"): the repair prompt also gets
+    the failing call's trace, line by line with its variables, recorded by a
+    tracer that runs in the sandbox. LDB splits the trace into basic blocks
+    and asks the model to judge each; here the trace is given whole (first
+    40 events).
+``pgs``
+    The property-generated solver ("Use Property-Based Testing to Bridge LLM
+    Code Generation and Validation"): the model writes properties of the
+    specification, Hypothesis checks them in the sandbox, and a violated
+    property's confirmed, shrunk counterexample is the debug feedback,
+    next to the examples.
+``s-star``
+    S* (Li et al., "S*: Test Time Scaling for Code Generation"): parallel
+    samples, a debug round on each failing one, then selection: programs
+    that tie on the checks but behave differently are told apart by a
+    distinguishing input (found by :mod:`assay.oracles.differential`), and
+    the model judges which output the specification asks for.
+``default``
+    What ``assay solve`` runs without ``--strategy`` once a bench backs it:
+    four samples at temperature 0.8, ranked by examples and agreement, then
+    Self-Debug rounds from the best failing program (best-first), at
+    most 10 model calls per problem. Until the search bench has run at
+    scale, ``sample`` stays the CLI's default.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from assay.plugins import hookimpl
+from assay.search.engine import Preset, search_strategy
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset("greedy", "one program, greedy decoding", initial=1, max_calls=1),
+        Preset("best-of-n", "n samples ranked by the examples, then by agreement (CodeT-style)", initial=8, temperature=0.8, max_calls=1),
+        Preset("self-debug", "greedy, then repairs fed with the failing examples (Self-Debug)", expand="debug", max_depth=4, max_calls=5),
+        Preset("reflexion", "self-reflection, then a new program with every reflection in memory (Reflexion)", expand="reflexion", max_depth=8, max_calls=9),
+        Preset("trace-debug", "repairs fed with the failing call's line-by-line trace (LDB)", expand="trace-debug", max_depth=4, max_calls=5),
+        Preset("pgs", "repairs fed with a property's shrunk counterexample (property-generated solver)", expand="debug", max_depth=4, oracle_kinds=("examples", "property"), max_calls=6),
+        Preset("s-star", "parallel samples, a repair round each, selection by distinguishing inputs (S*)", initial=4, temperature=0.8, expand="debug",
+               policy="breadth-first", max_depth=1, select="s-star", stop_when_passing=False, max_calls=10),  # fmt: skip
+        Preset("default", "greedy plus samples ranked by examples and agreement, then best-first repairs; at most 10 calls", initial=4, temperature=0.8,
+               expand="debug", policy="best-first", max_depth=3, max_expansions=2, max_calls=10),  # fmt: skip
+    )
+}
+
+
+@hookimpl
+def register_strategies(register: Callable[..., None]) -> None:
+    for preset in PRESETS.values():
+        strategy = search_strategy(preset)
+        strategy.answers = 1  # type: ignore[attr-defined]  # a search gives one answer per problem
+        register(preset.name, strategy, preset.summary)
