@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import pytest
-
 from assay import plugins
 from assay.models import ScriptedModel, ScriptedReply
 from assay.problems import load_benchmark
