@@ -67,8 +67,13 @@ def read_program(path: Path, entry_point: str) -> str:
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:
+    return _names_in(tree.body)
+
+
+def _names_in(body: list[ast.stmt]) -> set[str]:
+    """Names a module-level block binds (definitions, assignments, imports; also under if / try / with / for)."""
     names: set[str] = set()
-    for node in tree.body:
+    for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -77,9 +82,10 @@ def _top_level_names(tree: ast.Module) -> set[str]:
                 names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, (ast.If, ast.Try, ast.With)):  # definitions under if/try at module level
-            inner = ast.Module(body=[n for n in ast.walk(node) if isinstance(n, ast.stmt) and n is not node], type_ignores=[])
-            names |= _top_level_names(inner)
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):  # definitions under if / try at module level
+            blocks = [node.body, getattr(node, "orelse", []), getattr(node, "finalbody", [])] + [h.body for h in getattr(node, "handlers", [])]
+            for block in blocks:
+                names |= _names_in(block)
     return names
 
 
