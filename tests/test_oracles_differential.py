@@ -234,3 +234,13 @@ def test_a_scripted_model_proposes_inputs_with_execution_feedback(sandbox):
 def test_without_a_model_the_budget_is_not_held_back(sandbox):
     result = find_distinguishing_input(sandbox, SUM, MAGIC, "f", [([1, 2],)], budget=40, seed=1)
     assert result.tried == 40 and "model" not in result.tried_by_source
+
+
+def test_without_hypothesis_the_search_goes_on_with_random_values(sandbox, monkeypatch):
+    def missing(self, count, seed):
+        raise ImportError("No module named 'hypothesis'")
+
+    monkeypatch.setattr(Generator, "hypothesis_inputs", missing)
+    result = find_distinguishing_input(sandbox, SUM, SUM_SORTED, "f", [([1, 2],)], budget=60)
+    assert not result.found and result.tried == 60 and "hypothesis" not in result.tried_by_source
+    assert any("Hypothesis is not installed" in note for note in result.notes)
