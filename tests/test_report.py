@@ -211,28 +211,33 @@ def test_plots_are_embedded_svg_images(runs):
     assert images and all(src.startswith("data:image/svg+xml;base64,") for src in images)
 
 
-def test_a_search_tree_renders_from_its_rows_and_nothing_without_them(runs, tmp_path):
+def test_a_search_tree_renders_from_its_nodes_and_nothing_without_them(runs, tmp_path):
     path, _, solve_id = runs
     copy = tmp_path / "tree.sqlite"
     with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
         source.backup(target)
-    db = sqlite3.connect(copy)
-    db.execute("CREATE TABLE search_nodes (run_id TEXT, task_id TEXT, node_id TEXT, parent_id TEXT, operator TEXT, score REAL, feedback TEXT, program TEXT, passed INTEGER)")
     task = PROBLEMS[1].task_id
-    db.executemany("INSERT INTO search_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (solve_id, task, "1", None, "implement", 0.25, "test_0 failed: expected 4 items, got 0", "def f():\n    return []\n", 0),
-        (solve_id, task, "2", "1", "debug", 1.0, "all visible tests pass", "def f():\n    return [1]\n", 1),
-        (solve_id, task, "3", "1", "rethink", 0.5, "<b>hostile</b>", None, 0),
-    ])  # fmt: skip
-    db.commit()
-    db.close()
+    nodes = [  # as assay.search.tree.Node.row writes them
+        {"node_id": "0", "parent_id": None, "operator": "plan", "kind": "plan", "content": "split on balanced groups", "score": None},
+        {"node_id": "1", "parent_id": "0", "operator": "implement", "kind": "program", "content": "def f():\n    return []\n", "program": "def f():\n    return []\n",
+         "score": 0.25, "passed": 0, "value": {"trusted": 0.25, "agreement": 0.5, "critic": 0.0, "efficiency": 0.0}, "feedback": "test_0 failed: expected 4 items, got 0",
+         "prompt": "[user]\nwrite it", "reply": "```python\ndef f(): ...```"},
+        {"node_id": "2", "parent_id": "1", "operator": "debug", "kind": "program", "content": "def f():\n    return [1]\n", "program": "def f():\n    return [1]\n",
+         "score": 0.95, "passed": 1, "feedback": "all visible tests pass"},
+        {"node_id": "3", "parent_id": "1", "operator": "reflect", "kind": "reflection", "content": "<b>hostile</b> reflection", "score": None},
+    ]  # fmt: skip
     with Store(copy) as store:
+        for node in nodes:
+            store.add_search_node(solve_id, task, node)
         page = build_report(store, [solve_id], with_plots=False)
         context = context_for(store, [solve_id], with_plots=False)
-    assert 'id="tree"' in page and "3 nodes" in page and "best score 1.000" in page
-    assert page.index("<b>implement</b>") < page.index("<b>debug</b>")
+    assert 'id="tree"' in page and "4 nodes" in page and "best score 0.950" in page and ">solved<" in page
+    assert page.index("<b>plan</b>") < page.index("<b>implement</b>") < page.index("<b>debug</b>")
+    assert '<span class="badge best">best</span> <span class="na">#2</span>' in page
+    assert "trusted 0.250, agreement 0.500" in page and "expected 4 items, got 0" in page
     assert "&lt;b&gt;hostile&lt;/b&gt;" in page and "<b>hostile</b>" not in page
-    assert len(context.runs[0].extra["search_nodes"]) == 3
+    rows = context.runs[0].extra["search_nodes"]
+    assert len(rows) == 4 and rows[1]["value"]["trusted"] == 0.25  # decoded by the store's own reader
     with Store(path) as store:
         assert 'id="tree"' not in build_report(store, [solve_id], with_plots=False)
 

@@ -50,11 +50,11 @@ def test_results_programs_errors_and_model_totals(tmp_path):
 def test_rows_of_a_table_other_work_adds(tmp_path):
     with Store(tmp_path / "s.sqlite") as store:
         fill(store)
-        assert store.rows("search_nodes", "run_1") == [] and not store.has_table("search_nodes")
+        assert store.rows("later_table", "run_1") == [] and not store.has_table("later_table")
         assert store.rows("runs; DROP TABLE runs", "run_1") == []  # not a name: nothing is run
-        store._db.execute("CREATE TABLE search_nodes (run_id TEXT, node_id TEXT)")  # noqa: SLF001 - as a later migration would
-        store._db.execute("INSERT INTO search_nodes VALUES ('run_1', 'a')")  # noqa: SLF001
-        assert store.rows("search_nodes", "run_1") == [{"run_id": "run_1", "node_id": "a"}]
+        store._db.execute("CREATE TABLE later_table (run_id TEXT, node_id TEXT)")  # noqa: SLF001 - as a later migration would
+        store._db.execute("INSERT INTO later_table VALUES ('run_1', 'a')")  # noqa: SLF001
+        assert store.rows("later_table", "run_1") == [{"run_id": "run_1", "node_id": "a"}]
 
 
 def test_a_store_from_before_migration_5_keeps_its_rows(tmp_path):

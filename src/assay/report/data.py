@@ -172,6 +172,14 @@ def resolve_run(store: Store, ref: str) -> str:
 EXTRA_TABLES = ("search_nodes",)  # tables other work adds whose rows reports read (see docs/reports.md)
 
 
+def _extra_rows(store: Store, table: str, run_id: str) -> list[dict[str, Any]]:
+    """A run's rows of ``table``, through the store's own reader where it has one (it decodes JSON columns)."""
+    reader = getattr(store, table, None)
+    if callable(reader) and store.has_table(table):
+        return reader(run_id)
+    return store.rows(table, run_id)
+
+
 def load_run(store: Store, run_id: str) -> RunData:
     """One run, everything a report shows of it, from the store alone."""
     run = store.run(run_id)
@@ -187,5 +195,5 @@ def load_run(store: Store, run_id: str) -> RunData:
         outcome = SampleOutcome.from_stored(row)
         samples.append(SampleView(outcome, programs.get(row.position), tuple(by_sample.get((row.task_id, row.sample_index), ()))))
     errors = [SampleError(e["line_number"], e["message"], e["task_id"]) for e in store.sample_errors(run_id)]
-    extra = {table: rows for table in EXTRA_TABLES if (rows := store.rows(table, run_id))}
+    extra = {table: rows for table in EXTRA_TABLES if (rows := _extra_rows(store, table, run_id))}
     return RunData(run, samples, errors, calls, extra)
