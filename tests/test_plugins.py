@@ -49,7 +49,7 @@ def test_a_name_taken_stays_with_its_first_owner():
 def test_plugin_lists_what_it_adds(tmp_path):
     proc = run_cli("plugins", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "tiny-demo" in proc.stdout and "answers" in proc.stdout
+    assert "tiny-demo" in proc.stdout and "answers" in proc.stdout and "output-bytes" in proc.stdout
     assert proc.stdout.count("demo") >= 2  # the plugin's name beside each of its entries
 
 
@@ -63,6 +63,17 @@ def test_plugin_benchmark_and_model_backend_through_the_cli(tmp_path):
     proc = run_cli("eval", "--benchmark", "tiny-demo", "--samples", "canonical", "--k", "1", "--store", str(tmp_path / "s.sqlite"), tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "pass@1" in proc.stdout and "1.0000" in proc.stdout
+
+
+def test_plugin_meter_through_the_cli(tmp_path):
+    proc = run_cli("eval", "--benchmark", "tiny-demo", "--samples", "canonical", "--k", "1", "--efficiency", "--meter", "output-bytes",
+                   "--results", str(tmp_path / "r.jsonl"), "--store", str(tmp_path / "s.sqlite"), tmp_path=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "eff@1 (output-bytes)" in proc.stdout
+    lines = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert all(line["efficiency_meter"] == "output-bytes" and line["passed"] for line in lines)
+    assert {cost["unit"] for line in lines for cost in line["cost"]} == {"bytes"}
+    assert all(line["speedup"] == 1.0 for line in lines)  # the reference measured against itself, deterministically
 
 
 def test_without_the_plugin_its_names_are_unknown(tmp_path):

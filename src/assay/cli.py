@@ -155,7 +155,7 @@ def command_eval(args: argparse.Namespace) -> int:
     limits = Limits.for_cpu(args.timeout, memory_bytes=args.memory_mb * MiB)
     efficiency = None
     if args.efficiency or args.meter:
-        from assay.efficiency import EfficiencyConfig, default_meter
+        from assay.measure.efficiency import EfficiencyConfig, default_meter
 
         meter, note = default_meter()
         meter = args.meter or meter

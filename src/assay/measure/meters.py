@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from assay.plugins import METERS, RegistryError, hookimpl
 from assay.sandbox.calls import Call, Mode
 from assay.sandbox.judge import reply_status
 from assay.sandbox.pool import Sandbox
@@ -208,7 +209,12 @@ class InstructionMeter:
 # ------------------------------------------------------------------ the registry
 
 MeterFactory = Callable[[], Meter]
-METERS: dict[str, MeterFactory] = {INSTRUCTIONS: InstructionMeter, CPU_TIME: CpuTimeMeter}
+
+
+@hookimpl
+def register_meters(register: Callable[..., None]) -> None:
+    register(INSTRUCTIONS, InstructionMeter, "instructions counted by valgrind in the sandbox, the call alone; deterministic")
+    register(CPU_TIME, CpuTimeMeter, "CPU time of each call's window, read from the kernel by the sandbox's monitor")
 
 
 def canonical_name(name: str) -> str:
@@ -222,18 +228,18 @@ def register_meter(name: str, factory: MeterFactory) -> None:
         raise ValueError("a meter needs a name")
     if name in ALIASES:
         raise ValueError(f"{name!r} is another name of the {ALIASES[name]!r} meter")
-    METERS[name] = factory
+    METERS.register(name, factory, plugin="api")
 
 
 def meter_names() -> list[str]:
     """The registered meters' names, sorted (for ``--meter`` choices)."""
-    return sorted(METERS)
+    return sorted(METERS.names())
 
 
 def make_meter(name: str) -> Meter:
     """A new meter of this name; ValueError naming the known meters if there is none."""
     try:
-        factory = METERS[canonical_name(name)]
-    except KeyError:
+        factory = METERS.entry(canonical_name(name)).value
+    except RegistryError:
         raise ValueError(f"unknown meter {name!r}: known meters are {', '.join(meter_names())}") from None
     return factory()
