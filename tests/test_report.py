@@ -344,5 +344,43 @@ def test_runs_show_prints_what_the_store_says_as_text(tmp_path, capsys):
 def test_plot_labels_from_the_store_are_literal():
     # a model's name with '$' would be mathtext (and '$\\frac{' an error) if not escaped
     for image in (plots.status_breakdown([("a$\\frac{", {"pass": 3}), ("$x$", {"fail": 1})]), plots.speedups([("m$$", [0.5, 2.0])]),
-                  plots.pass_vs_budget([("$\\frac{", [(1, 10, 0.5), (2, 20, 0.7)])]), plots.efficiency_distribution([("$\\frac{", [0.5])])):  # fmt: skip
+                  plots.pass_vs_budget([("$\\frac{", [(0, 0), (1, 0.5)], [(0, 0), (10, 0.5)])]), plots.efficiency_distribution([("$\\frac{", [0.5])])):  # fmt: skip
         assert image.startswith('<img class="plot"')
+
+
+def test_pass_against_budget_counts_a_problem_once_its_first_passing_answer_is_paid_for(runs):
+    from dataclasses import replace
+
+    from assay.report.sections.plots import budget_curves
+
+    path, _, solve_id = runs
+    with Store(path) as store:
+        run = load_run(store, solve_id)
+    by_calls, by_tokens = budget_curves(run)
+    assert by_calls[0] == (0.0, 0.0) and by_calls[-1] == (1.0, 0.5)  # one call per problem; 2 of 4 solved
+    assert by_tokens[-1][1] == 0.5 and by_tokens[-1][0] == max(c.tokens for c in run.llm_calls)
+    # a search's answers say what they spent: a problem solved after 7 calls counts from a budget of 7 on
+    spent = {PROBLEMS[0].task_id: 7, PROBLEMS[2].task_id: 3}
+    run.samples = [replace(s, outcome=replace(s.outcome, spent={"calls": spent.get(s.task_id, 9), "tokens": 100})) for s in run.samples]
+    by_calls, _ = budget_curves(run)
+    assert by_calls == [(0.0, 0.0), (3.0, 0.25), (7.0, 0.5), (9.0, 0.5)]
+
+
+def test_a_real_search_run_shows_its_tree_and_what_it_spent(tmp_path, sandbox):
+    from assay.models import ScriptedModel, ScriptedReply
+    from assay.solve import SolveConfig, solve
+
+    problem = PROBLEMS[0]
+    never = "```python\ndef %s(numbers, threshold):\n    return False\n```" % problem.entry_point
+    replies = [ScriptedReply("```python\n%s```" % problem.reference, match="This program is wrong"), ScriptedReply(never)]
+    with Store(tmp_path / "s.sqlite") as store:
+        report = solve([problem], ScriptedModel(replies), config=SolveConfig(strategy="self-debug"), sandbox=sandbox, store=store, benchmark="humaneval")
+        run_id = report.evaluation.run_id
+        page = build_report(store, [run_id], with_plots=False)
+        summary = summarize(load_run(store, run_id))
+    assert summary.cost.search_nodes == 2 and summary.cost.search_sandbox_runs > 0 and summary.cost.calls == 2
+    assert summary.cost.stopped == {"a program passes every check": 1}
+    assert 'id="tree"' in page and "<b>implement</b>" in page and "<b>debug</b>" in page and "should return True" in page
+    assert "search (nodes / sandbox runs / why it stopped)" in page
+    blob = json.loads(next(text for attrs, text in parse(page).scripts if attrs.get("id") == "samples-0"))
+    assert blob["tasks"][problem.task_id][0]["spent"]["calls"] == 2

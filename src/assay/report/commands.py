@@ -132,6 +132,9 @@ def _show(store, ref: str) -> int:
     if cost.calls:
         _row(table, "model", "%d calls (%d cached), %d + %d tokens, %.1fs" % (cost.calls, cost.cached_calls, cost.prompt_tokens, cost.completion_tokens, cost.model_seconds))
     _row(table, "sandbox", "%d programs, %d tests, %.2fs candidate CPU" % (cost.sandbox_runs, cost.tests_run, cost.candidate_cpu_seconds))
+    if cost.search_nodes or cost.stopped:
+        stops = ", ".join("%s %d" % kv for kv in sorted(cost.stopped.items(), key=lambda kv: -kv[1]))
+        _row(table, "search", "%d nodes, %d sandbox runs on the tests it may see; stopped: %s" % (cost.search_nodes, cost.search_sandbox_runs, stops or "-"))
     if cost.wall_seconds is not None:
         _row(table, "wall time", "%.1fs" % cost.wall_seconds)
     _row(table, "meter", summary.meter)

@@ -93,6 +93,9 @@ def status_breakdown(runs: Sequence[tuple[str, dict[str, int]]]) -> str:
         ax.barh(labels, widths, left=left, color=STATUS_COLORS.get(status, "#999999"), label=status, height=0.6)
         left = [a + b for a, b in zip(left, widths)]
     ax.invert_yaxis()
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("samples")
     ax.legend(ncol=min(len(statuses), 6), loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     return _image(fig, "samples by status")
@@ -135,17 +138,19 @@ def speedups(runs: Sequence[tuple[str, list[float]]]) -> str:
     return _image(fig, "speedup against the reference")
 
 
-def pass_vs_budget(runs: Sequence[tuple[str, list[tuple[float, float, float]]]]) -> str:
-    """Problems solved against what was spent: (calls per problem, tokens per problem, fraction solved) per run."""
+def pass_vs_budget(runs: Sequence[tuple[str, list[tuple[float, float]], list[tuple[float, float]]]]) -> str:
+    """Share of problems solved within a budget per problem: (label, [(calls, share)], [(tokens, share)]) per run, as steps."""
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.0), sharey=True)
-    for i, (label, points) in enumerate(runs):
+    for i, (label, by_calls, by_tokens) in enumerate(runs):
         color = RUN_COLORS[i % len(RUN_COLORS)]
-        left.plot([p[0] for p in points], [p[2] for p in points], marker="o", markersize=3, color=color, label=_plain(label))
-        right.plot([p[1] for p in points], [p[2] for p in points], marker="o", markersize=3, color=color, label=_plain(label))
+        left.step([p[0] for p in by_calls], [p[1] for p in by_calls], where="post", color=color, label=_plain(label))
+        right.step([p[0] for p in by_tokens], [p[1] for p in by_tokens], where="post", color=color, label=_plain(label))
     left.set_xlabel("model calls per problem")
     right.set_xlabel("tokens per problem")
     left.set_ylabel("problems solved (pass@1 within budget)")
     left.set_ylim(0, 1.02)
+    left.set_xlim(left=0)
+    right.set_xlim(left=0)
     fig.legend(*left.get_legend_handles_labels(), loc="lower left", bbox_to_anchor=(0.06, 1.0), ncol=min(len(runs), 2), frameon=False, fontsize=8)
     return _image(fig, "pass@1 against budget")

@@ -31,6 +31,9 @@ class Cost:
     tests_run: int = 0
     candidate_cpu_seconds: float = 0.0  # CPU time of the candidates' tests, read from the kernel
     wall_seconds: float | None = None  # from the run's start to its finish
+    search_nodes: int = 0  # a search's own work (what its answers say they spent): nodes grown,
+    search_sandbox_runs: int = 0  # ... and sandbox runs to check them on the tests it may see
+    stopped: dict[str, int] = field(default_factory=dict)  # why each search stopped, and how often
 
     @property
     def tokens(self) -> int:
@@ -76,10 +79,16 @@ def summarize(data: RunData) -> RunSummary:
     tests = [t for o in outcomes for t in o.verdict.tests]
     wall = (data.run.finished_at - data.run.created_at) if data.run.finished_at else None
     calls = data.llm_calls
+    spent = [o.spent for o in outcomes if getattr(o, "spent", None)]
+    stopped: dict[str, int] = defaultdict(int)
+    for each in spent:
+        if each.get("stopped"):
+            stopped[str(each["stopped"])] += 1
     cost = Cost(
         calls=len(calls), prompt_tokens=sum(c.prompt_tokens for c in calls), completion_tokens=sum(c.completion_tokens for c in calls),
         model_seconds=sum(c.seconds for c in calls), cached_calls=sum(c.cached for c in calls), sandbox_runs=len(outcomes), tests_run=len(tests),
         candidate_cpu_seconds=sum(t.measurement.cpu_ns for t in tests) / 1e9, wall_seconds=wall,
+        search_nodes=sum(int(e.get("nodes") or 0) for e in spent), search_sandbox_runs=sum(int(e.get("sandbox_runs") or 0) for e in spent), stopped=dict(stopped),
     )  # fmt: skip
     return RunSummary(
         data.run_id, data.label, data.kind, data.run.benchmark, data.model, data.strategy, data.date, report.n_problems, len(outcomes),

@@ -56,6 +56,9 @@ def sample_data(sample: SampleView, prompts: dict[str, int], prompt_list: list, 
         data["fk"] = sample.failure
     if outcome.extraction:
         data["ext"] = outcome.extraction
+    spent = getattr(outcome, "spent", None)
+    if spent:
+        data["spent"] = spent
     eff = outcome.efficiency
     if eff is not None:
         data["eff"] = eff.score

@@ -29,6 +29,14 @@ def machine(info: dict | None) -> str:
         info.get("cpu"), info.get("cores"), ", %.0f GiB" % (memory / 2**30) if memory else "", info.get("system"), info.get("python"), info.get("assay")))  # fmt: skip
 
 
+def search(summary: RunSummary) -> str:
+    cost = summary.cost
+    if not (cost.search_nodes or cost.stopped):
+        return '<span class="na">-</span>'
+    reasons = "; ".join("%s: %d" % (esc(reason), count) for reason, count in sorted(cost.stopped.items(), key=lambda kv: -kv[1]))
+    return "%d / %d / %s" % (cost.search_nodes, cost.search_sandbox_runs, reasons or "-")
+
+
 def rows(summaries: list[RunSummary]) -> list[tuple[str, list[str]]]:
     ks = sorted({k for s in summaries for k in s.pass_at})
     eff_ks = sorted({k for s in summaries for k in s.eff_at})
@@ -55,6 +63,7 @@ def rows(summaries: list[RunSummary]) -> list[tuple[str, list[str]]]:
         ("seconds in the model", [seconds(s.cost.model_seconds) for s in summaries]),
         ("sandbox runs (programs / tests)", ["%d / %d" % (s.cost.sandbox_runs, s.cost.tests_run) for s in summaries]),
         ("candidate CPU time", [seconds(s.cost.candidate_cpu_seconds) for s in summaries]),
+        *([("search (nodes / sandbox runs / why it stopped)", [search(s) for s in summaries])] if any(s.cost.search_nodes or s.cost.stopped for s in summaries) else []),
         ("wall time of the run", [seconds(s.cost.wall_seconds) for s in summaries]),
         ("meter", [esc(s.meter) for s in summaries]),
         ("machine", [machine(s.machine) for s in summaries]),

@@ -140,6 +140,11 @@
     if (sample.ext) add(summary, el("span", "na", " · code: " + sample.ext));
     card.appendChild(summary);
     var body = el("div", "body");
+    if (sample.spent) {
+      var sp = sample.spent, parts = [];
+      ["calls", "tokens", "sandbox_runs", "nodes", "seconds"].forEach(function (k) { if (sp[k] !== undefined && sp[k] !== null) parts.push(sp[k] + " " + k.replace("_", " ")); });
+      add(body, el("div", "label", "what the strategy spent on this answer"), el("p", null, parts.join(", ") + (sp.stopped ? "; stopped: " + sp.stopped : "")));
+    }
     if (sample.infra) add(body, el("div", "label", "infrastructure error (not the candidate's)"), el("pre", "out", sample.infra));
     if (sample.fail) add(body, el("div", "label", "first failing test"), evidence(sample.fail));
     if (sample.out) add(body, el("div", "label", "output (" + sample.out.name + ")"), sample.out.stdout ? el("pre", "out", sample.out.stdout) : null, sample.out.stderr ? el("pre", "out", sample.out.stderr) : null);
