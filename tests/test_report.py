@@ -149,6 +149,9 @@ def test_the_report_of_one_run_has_its_sections_and_every_sample(runs):
     assert [s["st"] for s in samples] == ["pass", "fail"]
     wrong = samples[1]["fail"]
     assert "returned a wrong answer" in wrong["message"] and wrong["diff"].startswith("expected")
+    assert wrong["input"] == "%s(%r)" % (PROBLEMS[1].entry_point, PROBLEMS[1].tests[0].args[0])  # the failing input, stored with the result
+    raised = blob["tasks"][PROBLEMS[0].task_id][1]["fail"]
+    assert raised["exc"] == "NameError" and raised["input"].startswith(PROBLEMS[0].entry_point + "(")
     program = (blob["prefix"][PROBLEMS[1].task_id] if samples[0].get("pre") else "") + samples[0]["code"]
     assert '<span class="k">def</span>' in program and samples[1]["pre"] == 1  # highlighted server-side; the prompt's lines once per problem
     assert html.unescape(re.sub("<[^>]+>", "", program)) == PROBLEMS[1].reference

@@ -50,6 +50,7 @@ def test_a_click_on_a_problem_opens_its_samples(page_file, chromium):
     assert wrong.evaluate("d => d.open")
     text = wrong.inner_text()
     assert "wrong answer" in text and "first difference" in text and "returned a wrong answer" in text and "CPU ms" in text
+    assert "%s(" % PROBLEMS[1].entry_point in wrong.locator("dl.evidence dd pre").first.inner_text()  # the failing input
     assert wrong.locator("pre.hl .k").first.inner_text() == "def"  # the program, highlighted
     row.click()
     assert page.locator("#problems-0 tr.detail").count() == 0  # a second click closes it

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import reprlib
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class SampleOutcome:
     efficiency: EfficiencyRecord | None = None
     extraction: str | None = None  # solve: how the program was found in the model's reply
     spent: dict[str, Any] | None = None  # solve: what the strategy spent on this answer (calls, tokens, sandbox runs, seconds)
+    inputs: dict[str, str] | None = None  # the input of each test it did not pass, as text for people (reports)
 
     @property
     def status(self) -> Status:
@@ -98,6 +100,8 @@ class SampleOutcome:
             line["extraction"] = self.extraction
         if self.spent is not None:
             line["spent"] = self.spent
+        if self.inputs:
+            line["inputs"] = self.inputs
         if self.efficiency is not None:
             line.update(self.efficiency.fields())
         return line
@@ -105,7 +109,7 @@ class SampleOutcome:
     @classmethod
     def from_stored(cls, row: StoredResult) -> "SampleOutcome":
         data = row.result
-        return cls(row.position, row.task_id, row.sample_index, row.line_number, row.passed, SampleResult.from_dict(data), EfficiencyRecord.from_fields(data), data.get("extraction"), data.get("spent"))
+        return cls(row.position, row.task_id, row.sample_index, row.line_number, row.passed, SampleResult.from_dict(data), EfficiencyRecord.from_fields(data), data.get("extraction"), data.get("spent"), data.get("inputs"))
 
 
 @dataclass
@@ -127,6 +131,33 @@ class EvalReport:
     @property
     def infra_errors(self) -> int:
         return self.status_counts.get(Status.INFRA_ERROR.value, 0)
+
+
+_SHORT = reprlib.Repr()  # bounded work and length, whatever the size of a test's arguments
+_SHORT.maxlevel, _SHORT.maxtuple, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxset, _SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 4, 12, 12, 8, 12, 200, 60, 100
+INPUT_CHARS = 500
+
+
+def failing_inputs(problem: Problem, verdict: SampleResult) -> dict[str, str] | None:
+    """The input of each test a program did not pass, as a person reads it (a call, or a program's stdin), shortened.
+
+    Stored with the result so that a report shows the failing input from the
+    store alone; a script test's input is its source, in the problem.
+    """
+    failed = {t.name for t in verdict.tests if t.status not in (Status.PASS, Status.SKIPPED)}
+    if not failed:
+        return None
+    found: dict[str, str] = {}
+    for test in problem.tests:
+        if test.name not in failed or test.kind == "script":
+            continue
+        if test.kind == "call":
+            args = [_SHORT.repr(a) for a in test.args] + ["%s=%s" % (k, _SHORT.repr(v)) for k, v in test.kwargs.items()]
+            text = "%s(%s)" % (test.function or problem.entry_point, ", ".join(args))
+        else:
+            text = test.stdin
+        found[test.name] = text if len(text) <= INPUT_CHARS else text[:INPUT_CHARS] + "…"
+    return found or None
 
 
 # ------------------------------------------------------------------ one run
@@ -170,9 +201,9 @@ class Evaluation:
             self.on_progress(self.completed, self.total, outcome)
 
     def record(self, position: int, sample: Sample, verdict: SampleResult, *, passed: bool | None = None, efficiency: EfficiencyRecord | None = None,
-               extraction: str | None = None, spent: dict[str, Any] | None = None, final: bool = True) -> SampleOutcome:  # fmt: skip
+               extraction: str | None = None, spent: dict[str, Any] | None = None, inputs: dict[str, str] | None = None, final: bool = True) -> SampleOutcome:  # fmt: skip
         """Store one sample's outcome now (a killed run keeps it); ``final=False``: judged, more to measure."""
-        outcome = SampleOutcome(position, sample.task_id, sample.index, sample.line_number, verdict.passed if passed is None else passed, verdict, efficiency, extraction, spent)
+        outcome = SampleOutcome(position, sample.task_id, sample.index, sample.line_number, verdict.passed if passed is None else passed, verdict, efficiency, extraction, spent, inputs)
         self.store.add_result(self.run_id, position, sample.line_number, sample.task_id, sample.index, outcome.passed, outcome.status.value, outcome.to_line(), stage=None if final else JUDGED, program=sample.program)
         if final:
             self.progress(outcome)
@@ -193,7 +224,8 @@ class Evaluation:
 
         for offset, result in sandbox.run_many(pairs()):
             entry = pending.pop(offset)
-            yield self.record(entry.position, entry.sample, result, extraction=entry.extraction, spent=entry.spent, final=final)
+            inputs = failing_inputs(problems[entry.sample.task_id], result)
+            yield self.record(entry.position, entry.sample, result, extraction=entry.extraction, spent=entry.spent, inputs=inputs, final=final)
 
     def outcomes(self) -> list[SampleOutcome]:
         return [SampleOutcome.from_stored(row) for row in self.store.results(self.run_id)]
@@ -307,7 +339,7 @@ def measure_efficiency(run: Evaluation, sandbox: Sandbox, config: "EfficiencyCon
     def on_result(index: int, eff: Any) -> None:
         outcome = judged[index]
         passed = outcome.passed and eff.passed  # ENAMEL: a wrong answer on a stress input fails the sample
-        run.record(outcome.position, samples[outcome.position], outcome.verdict, passed=passed, efficiency=EfficiencyRecord.of(eff), extraction=outcome.extraction)
+        run.record(outcome.position, samples[outcome.position], outcome.verdict, passed=passed, efficiency=EfficiencyRecord.of(eff), extraction=outcome.extraction, inputs=outcome.inputs)
 
     items = [(problems[o.task_id], samples[o.position].program, o.passed) for o in judged]
     evaluate_efficiency(items, sandbox, config=config, on_result=on_result)

@@ -40,6 +40,8 @@ def jsonl_line(sample: SampleView) -> dict:
     }  # fmt: skip
     if outcome.extraction is not None:
         line["extraction"] = outcome.extraction
+    if getattr(outcome, "inputs", None):
+        line["inputs"] = outcome.inputs
     if outcome.efficiency is not None:
         line.update(outcome.efficiency.fields())
     return line

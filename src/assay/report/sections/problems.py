@@ -28,11 +28,11 @@ def cap(text: str | None, limit: int = TEXT_CAP) -> str | None:
     return text if len(text) <= limit else text[:limit] + "\n… (%d more characters)" % (len(text) - limit)
 
 
-def evidence(test: TestVerdict) -> dict:
-    """What a failing test shows: its input (the call, in the message), the first difference, the exception, output."""
+def evidence(test: TestVerdict, inputs: dict[str, str] | None = None) -> dict:
+    """What a failing test shows: its input (stored with the result since migration 5), the first difference, the exception, output."""
     m = test.measurement
     data = {
-        "name": test.name, "status": test.status.value, "kind": test.kind, "message": cap(test.message), "diff": cap(test.first_difference),
+        "name": test.name, "status": test.status.value, "kind": test.kind, "input": (inputs or {}).get(test.name), "message": cap(test.message), "diff": cap(test.first_difference),
         "exc": test.exception_type, "tb": cap(test.traceback), "stdout": cap(test.stdout), "stderr": cap(test.stderr),
         "cpu": m.cpu_ns, "rss": m.peak_rss_bytes,
     }  # fmt: skip
@@ -47,7 +47,7 @@ def sample_data(sample: SampleView, prompts: dict[str, int], prompt_list: list, 
     output = next((t for t in verdict.tests if t.stdout or t.stderr), None)
     data: dict = {"i": outcome.index, "st": outcome.status.value, "ok": outcome.passed, "tests": tests}
     if failing is not None:
-        data["fail"] = evidence(failing)
+        data["fail"] = evidence(failing, getattr(outcome, "inputs", None))
     if output is not None and output is not failing:
         data["out"] = {"name": output.name, "stdout": cap(output.stdout), "stderr": cap(output.stderr)}
     if verdict.infra_message:

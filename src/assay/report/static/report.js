@@ -106,7 +106,8 @@
     var dt = el("dd");
     add(dt, el("span", null, test.name + " "), badge(test.status));
     add(dl, el("dt", null, "test"), dt);
-    item("input / message", test.message);
+    item("input", test.input, true);
+    item("message", test.message);
     item("first difference", test.diff);
     item("exception", test.exc);
     item("traceback", test.tb, true);
