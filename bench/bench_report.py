@@ -7,7 +7,8 @@ Builds a store that looks like a real HumanEval run without running the
 sandbox 1640 times: every row goes through the Store API with verdicts
 shaped like the sandbox's (a verdict per test with CPU and memory; wrong
 answers with the call and the first difference; exceptions with a
-traceback and output; timeouts), the problems' own programs and tests,
+traceback and output; timeouts; the failing inputs), the problems' own
+programs and tests,
 efficiency records on four stress levels, and for the model run an LLM
 call per sample with its prompt and reply. Then it renders the report of
 the evaluation alone and of the evaluation and the model run side by side,
@@ -33,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report  # noqa: E402
 
-from assay.evaluate import EfficiencyRecord, SampleOutcome  # noqa: E402
+from assay.evaluate import EfficiencyRecord, SampleOutcome, failing_inputs  # noqa: E402
 from assay.problems import load_benchmark  # noqa: E402
 from assay.report import browser  # noqa: E402
 from assay.report.build import write_report  # noqa: E402
@@ -123,7 +124,8 @@ def build_store(path: Path, problems, n: int, seed: int = 0) -> tuple[str, str]:
                 for index in range(n):
                     program, verdict, _ = synthetic_sample(problem, index, rng)
                     eff = efficiency(rng, verdict.passed) if kind == "eval" else None
-                    outcome = SampleOutcome(position, problem.task_id, index, position + 1 if kind == "eval" else None, verdict.passed, verdict, eff, None if kind == "eval" else "fenced")
+                    outcome = SampleOutcome(position, problem.task_id, index, position + 1 if kind == "eval" else None, verdict.passed, verdict, eff,
+                                            None if kind == "eval" else "fenced", inputs=failing_inputs(problem, verdict))  # fmt: skip
                     store.add_result(run_id, position, outcome.line_number, problem.task_id, index, outcome.passed, outcome.status.value, outcome.to_line(), program=program)
                     if kind == "solve":
                         reply = "Here is the function:\n```python\n%s```\nIt handles the edge cases." % program
@@ -135,25 +137,47 @@ def build_store(path: Path, problems, n: int, seed: int = 0) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
-def measure(instance, path: Path, loads: int) -> dict:
-    timings = []
-    for _ in range(loads):
-        page, console = browser.open_page(instance, path)
-        if console.errors:
-            raise RuntimeError("console errors in %s: %s" % (path, console.errors[:3]))
-        timings.append(browser.load_timing(page))
-        page.context.close()
+def _ms(value: float | None) -> str:
+    return "-" if value is None else "%.0f" % value
+
+
+def load_once(instance, path: Path) -> dict[str, float]:
+    page, console = browser.open_page(instance, path)
+    if console.errors:
+        raise RuntimeError("console errors in %s: %s" % (path, console.errors[:3]))
+    timing = browser.load_timing(page)
+    page.context.close()
+    return timing
+
+
+def open_problems(instance, path: Path) -> list[float]:
+    """Milliseconds for three clicks on problems until their samples are in the page (the first parses the run's sample data)."""
     page, console = browser.open_page(instance, path)
     opens = []
-    for nth in (0, 1, 2):  # the first click parses the run's sample data; later ones do not
+    for nth in (0, 1, 2):
         opens.append(page.evaluate(
             "n => { const rows = document.querySelectorAll('#problems-0 tr.row'); const t = performance.now(); rows[n * 7].click(); "
             "if (!document.querySelector('#problems-0 tr.detail details.sample')) throw new Error('no samples'); return performance.now() - t; }", nth))  # fmt: skip
     if console.errors:
         raise RuntimeError("console errors in %s: %s" % (path, console.errors[:3]))
     page.context.close()
-    loads_ms = [t["load"] for t in timings]
-    return {"load": statistics.median(loads_ms), "load_min": min(loads_ms), "load_max": max(loads_ms), "dcl": statistics.median(t["dom_content_loaded"] for t in timings), "first_open": opens[0], "later_open": statistics.median(opens[1:])}
+    return opens
+
+
+def measure(instance, paths: dict[str, Path], loads: int) -> dict[str, dict]:
+    """Load times of every page, interleaved round by round (the machine's drift hits them alike), and problem openings."""
+    timings: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+    for _ in range(loads):
+        for name, path in paths.items():
+            timings[name].append(load_once(instance, path))
+    results = {}
+    for name, path in paths.items():
+        loads_ms = [t["load"] for t in timings[name]]
+        opens = open_problems(instance, path) if name != "empty" else [0.0, 0.0, 0.0]
+        results[name] = {"load": statistics.median(loads_ms), "load_min": min(loads_ms), "load_max": max(loads_ms),
+                         "dcl": statistics.median(t["dom_content_loaded"] for t in timings[name]), "first_open": opens[0], "later_open": statistics.median(opens[1:]),
+                         "paint": statistics.median(t["first_paint"] for t in timings[name]) if all(t["first_paint"] is not None for t in timings[name]) else None}  # fmt: skip
+    return results
 
 
 def screenshots(instance, path: Path) -> list[Path]:
@@ -164,7 +188,7 @@ def screenshots(instance, path: Path) -> list[Path]:
     page.screenshot(path=str(plots))
     row = page.locator("#problems-0 tr.row").nth(2)
     row.click()
-    row.evaluate("r => { r.scrollIntoView(); window.scrollBy(0, -140); }")
+    row.evaluate("r => { r.scrollIntoView(); window.scrollBy(0, -200); }")
     page.screenshot(path=str(problem))
     page.context.close()
     return [summary, plots, problem]
@@ -192,31 +216,39 @@ def main(argv: list[str] | None = None) -> int:
         eval_id, solve_id = build_store(folder / "store.sqlite", problems, args.samples)
         print("store built in %.1fs" % (time.perf_counter() - started), flush=True)
         with Store(folder / "store.sqlite") as store, browser.browser() as instance:
-            for name, runs in (("one run (evaluation, with efficiency)", [eval_id]), ("two runs side by side (+ a model run)", [eval_id, solve_id])):
-                out = folder / ("report-%d.html" % len(runs))
+            reports = {"one run (evaluation, with efficiency)": [eval_id], "two runs side by side (+ a model run)": [eval_id, solve_id]}
+            paths, renders = {}, {}
+            for name, runs in reports.items():
+                paths[name] = folder / ("report-%d.html" % len(runs))
                 started = time.perf_counter()
-                write_report(store, runs, out)
-                render = time.perf_counter() - started
-                result = measure(instance, out, args.loads)
-                size = out.stat().st_size
-                rows.append([name, "%d x %d" % (len(problems), args.samples), "%.2f" % (size / 1e6), "%.1f" % render, "%.0f" % result["dcl"],
+                write_report(store, runs, paths[name])
+                renders[name] = time.perf_counter() - started
+            paths["empty"] = folder / "empty.html"
+            paths["empty"].write_text("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>empty</title></head><body><p>empty</p></body></html>")
+            results = measure(instance, paths, args.loads)
+            for name in reports:
+                result = results[name]
+                rows.append([name, "%d x %d" % (len(problems), args.samples), "%.2f" % (paths[name].stat().st_size / 1e6), "%.1f" % renders[name], "%.0f" % result["dcl"], _ms(result["paint"]),
                              "%.0f (%.0f-%.0f)" % (result["load"], result["load_min"], result["load_max"]), "%.0f" % result["first_open"], "%.1f" % result["later_open"]])  # fmt: skip
                 print(rows[-1], flush=True)
-                if len(runs) == 2 and not args.no_doc:
-                    shots = screenshots(instance, out)
-    headers = ["report", "problems x samples", "file MB", "render s (Python)", "DOMContentLoaded ms", "load ms, median (min-max)", "first problem opened ms", "next problems ms"]
+            empty = results["empty"]
+            rows.append(["an empty page (the browser's own cost)", "-", "0.00", "-", "%.0f" % empty["dcl"], _ms(empty["paint"]), "%.0f (%.0f-%.0f)" % (empty["load"], empty["load_min"], empty["load_max"]), "-", "-"])
+            print(rows[-1], flush=True)
+            if not args.no_doc:
+                shots = screenshots(instance, paths["two runs side by side (+ a model run)"])
+    headers = ["report", "problems x samples", "file MB", "render s (Python)", "DOMContentLoaded ms", "first paint ms", "load ms, median (min-max)", "first problem opened ms", "next problems ms"]
     out = [
         "## Reports: size and load time in the browser (164 problems x 10 samples)",
         "",
         *report.run_header(command, info),
         "",
         "A store shaped like a real HumanEval run (every row written through the Store API: a verdict per test with CPU and memory, wrong answers with the call and "
-        "the first difference, exceptions with tracebacks and output, timeouts; the problems' own programs; efficiency on four stress levels; for the model run "
+        "the first difference, exceptions with tracebacks and output, timeouts, the failing inputs; the problems' own programs; efficiency on four stress levels; for the model run "
         "a prompt and a reply per sample), rendered by `assay report` and opened in headless chromium (Debian's, through playwright; offline). "
-        "*load* is navigation start to the end of the load event, median of %d fresh pages; *first problem opened* is a click on a problem until its samples "
-        "are in the page (it parses that run's sample data); *next problems* are later clicks." % args.loads,
+        "*load* is navigation start to the end of the load event (*first paint*: to the first contentful paint), median of %d fresh pages, the reports and an empty page interleaved round by round; "
+        "*first problem opened* is a click on a problem until its samples are in the page (it parses that run's sample data); *next problems* are later clicks." % args.loads,
         "",
-        report.table(headers, rows, "llrrrrrr"),
+        report.table(headers, rows, "llrrrrrrr"),
         "",
         "Screenshots of the second report: `docs/report-summary.png`, `docs/report-plots.png`, `docs/report-problem.png`.",
     ]

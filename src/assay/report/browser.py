@@ -78,8 +78,10 @@ def open_page(instance, path: str | Path, width: int = 1280, height: int = 900):
 
 
 def load_timing(page) -> dict[str, float]:
-    """Milliseconds from navigation start to DOMContentLoaded and to the end of the load event."""
+    """Milliseconds from navigation start to DOMContentLoaded, to the end of the load event, and to the first contentful paint (None if not reported)."""
     return page.evaluate(
-        "() => { const n = performance.getEntriesByType('navigation')[0];"
-        " return {dom_content_loaded: n.domContentLoadedEventEnd - n.startTime, load: n.loadEventEnd - n.startTime}; }"
+        "() => new Promise(done => requestAnimationFrame(() => setTimeout(() => {"
+        " const n = performance.getEntriesByType('navigation')[0];"
+        " const paint = performance.getEntriesByName('first-contentful-paint')[0];"
+        " done({dom_content_loaded: n.domContentLoadedEventEnd - n.startTime, load: n.loadEventEnd - n.startTime, first_paint: paint ? paint.startTime : null}); }, 0)))"
     )
