@@ -14,13 +14,13 @@ from assay.plugins import Command, hookimpl
 
 @hookimpl
 def register_report_sections(register: Callable[..., None]) -> None:
-    from assay.report.sections import ReportSection, compare, plots, problems, summary, tree
+    from assay.report.sections import ReportSection, lazy
 
-    register("summary", ReportSection("Summary", summary.render), "pass@k and eff@k with intervals, cost, meter, machine")
-    register("plots", ReportSection("Plots", plots.render), "status breakdown, efficiency and speedups, pass@1 against budget")
-    register("compare", ReportSection("Side by side", compare.render), "several runs on the same problems: who wins where, what only one solves")
-    register("problems", ReportSection("Problems", problems.render), "sortable, filterable problems; each opens to its samples and their evidence")
-    register("tree", ReportSection("Search trees", tree.render), "a search run's tree per problem: operator, feedback, score of each node")
+    register("summary", ReportSection("Summary", lazy("assay.report.sections.summary")), "pass@k and eff@k with intervals, cost, meter, machine")
+    register("plots", ReportSection("Plots", lazy("assay.report.sections.plots")), "status breakdown, efficiency and speedups, pass@1 against budget")
+    register("compare", ReportSection("Side by side", lazy("assay.report.sections.compare")), "several runs on the same problems: who wins where, what only one solves")
+    register("problems", ReportSection("Problems", lazy("assay.report.sections.problems")), "sortable, filterable problems; each opens to its samples and their evidence")
+    register("tree", ReportSection("Search trees", lazy("assay.report.sections.tree")), "a search run's tree per problem: operator, feedback, score of each node")
 
 
 @hookimpl

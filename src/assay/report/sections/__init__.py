@@ -12,19 +12,21 @@ or a model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Callable
 
-from assay.report.data import RunData
-from assay.report.page import Fragment
-from assay.report.summary import RunSummary
+if TYPE_CHECKING:  # cheap to import: every command loads the registry, and with it this module
+    from assay.report.data import RunData
+    from assay.report.page import Fragment
+    from assay.report.summary import RunSummary
 
 
 @dataclass
 class ReportContext:
     """The runs a report shows, each with its summary, in the order given."""
 
-    runs: list[RunData]
-    summaries: list[RunSummary]
+    runs: "list[RunData]"
+    summaries: "list[RunSummary]"
     plots: bool = True  # False: render no plots (matplotlib missing, or asked not to)
     notes: list[str] = field(default_factory=list)
 
@@ -36,4 +38,14 @@ class ReportContext:
 @dataclass(frozen=True)
 class ReportSection:
     title: str
-    render: Callable[[ReportContext], Fragment | None]
+    render: "Callable[[ReportContext], Fragment | None]"
+
+
+def lazy(module: str) -> "Callable[[ReportContext], Fragment | None]":
+    """A section's ``render`` that imports ``module`` (and calls its ``render``) only when a report is written."""
+
+    def render(context: ReportContext) -> "Fragment | None":
+        return import_module(module).render(context)
+
+    render.__qualname__ = "%s.render" % module
+    return render
