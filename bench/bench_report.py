@@ -17,7 +17,7 @@ from navigation start to the end of the load event (median of ``--loads``
 fresh pages), and the time a click on a problem takes to show its samples
 (the first click parses the run's sample data). Writes the section
 ``report`` of docs/benchmarks.md and the screenshots docs/report-summary.png,
-docs/report-plots.png and docs/report-problem.png.
+docs/report-plots.png, docs/report-problem.png and docs/report-compare.png.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def measure(instance, paths: dict[str, Path], loads: int) -> dict[str, dict]:
 
 
 def screenshots(instance, path: Path) -> list[Path]:
-    summary, plots, problem = DOCS / "report-summary.png", DOCS / "report-plots.png", DOCS / "report-problem.png"
+    summary, plots, problem, compare = DOCS / "report-summary.png", DOCS / "report-plots.png", DOCS / "report-problem.png", DOCS / "report-compare.png"
     page, _ = browser.open_page(instance, path, width=1280, height=980)
     page.screenshot(path=str(summary))
     page.locator("#plots").evaluate("s => s.scrollIntoView()")
@@ -191,7 +191,13 @@ def screenshots(instance, path: Path) -> list[Path]:
     row.evaluate("r => { r.scrollIntoView(); window.scrollBy(0, -200); }")
     page.screenshot(path=str(problem))
     page.context.close()
-    return [summary, plots, problem]
+    page, _ = browser.open_page(instance, path, width=1280, height=980)
+    row = page.locator("#compare tr.cmp[data-differ='1']").first
+    row.click()
+    row.evaluate("r => { r.scrollIntoView(); window.scrollBy(0, -60); }")
+    page.screenshot(path=str(compare))
+    page.context.close()
+    return [summary, plots, problem, compare]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         report.table(headers, rows, "llrrrrrrr"),
         "",
-        "Screenshots of the second report: `docs/report-summary.png`, `docs/report-plots.png`, `docs/report-problem.png`.",
+        "Screenshots of the second report: `docs/report-summary.png`, `docs/report-plots.png`, `docs/report-problem.png`, `docs/report-compare.png`.",
     ]
     text = "\n".join(out)
     print(text)

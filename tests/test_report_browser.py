@@ -84,3 +84,14 @@ def test_sorting_and_filtering(page_file, chromium):
     page.locator(".f-differ").check()
     assert "of %d problems" % len(PROBLEMS) in page.locator("#compare .filters .count").inner_text()
     assert console.errors == []
+
+
+def test_a_problem_opens_side_by_side_across_runs(page_file, chromium):
+    page, console = browser.open_page(chromium, page_file)
+    page.locator('#compare tr.cmp[data-task="%s"]' % PROBLEMS[1].task_id).click()
+    columns = page.locator("#compare tr.detail .side-by-side .column")
+    assert columns.count() == 2
+    assert columns.nth(0).locator("details.sample .badge.st-pass").count() >= 1  # the evaluation's passing sample
+    assert "wrong answer" in columns.nth(1).inner_text()  # the model's wrong answer, with its evidence
+    assert columns.nth(1).locator("pre.hl").count() == 1
+    assert console.errors == []

@@ -64,10 +64,10 @@ def render(context: ReportContext) -> Fragment | None:
         differ = len(set(present)) > 1
         best = max(present) if present else 0
         winner = ", ".join(esc(labels[i]) for i, v in enumerate(values) if v == best) if differ else '<span class="na">tie</span>'
-        rows.append('<tr class="cmp" data-differ="%d"><td data-v="%d"><code>%s</code></td>%s<td>%s</td></tr>' % (differ, index, esc(task), "".join(cells), winner))
+        rows.append('<tr class="cmp" data-differ="%d" data-task="%s" tabindex="0"><td data-v="%d"><code>%s</code></td>%s<td>%s</td></tr>' % (differ, esc(task), index, esc(task), "".join(cells), winner))
     parts.append(
-        '<h3>Per problem</h3><div class="filters"><label><input type="checkbox" class="f-differ"> only problems where the runs differ</label><span class="count"></span></div>'
-        '<table class="sortable compare-table"><thead><tr><th data-sort>problem</th>%s<th>best</th></tr></thead><tbody>%s</tbody></table>'
-        % ("".join("<th data-sort>%s</th>" % esc(label) for label in labels), "".join(rows))
+        '<h3>Per problem</h3><p class="note">Click a problem to see each run\'s answer side by side (its first passing sample, else its first one).</p><div class="filters"><label><input type="checkbox" class="f-differ"> only problems where the runs differ</label><span class="count"></span></div>'
+        '<table class="sortable compare-table" data-runs="%d"><thead><tr><th data-sort>problem</th>%s<th>best</th></tr></thead><tbody>%s</tbody></table>'
+        % (len(labels), "".join("<th data-sort>%s</th>" % esc(label) for label in labels), "".join(rows))
     )
     return Fragment("compare", "Side by side", "".join(parts))

@@ -85,6 +85,8 @@
       section.querySelectorAll("tr.cmp").forEach(function (row) {
         total++;
         row.hidden = box.checked && row.getAttribute("data-differ") !== "1";
+        var next = row.nextElementSibling;
+        if (next && next.classList.contains("detail")) next.hidden = row.hidden;
         if (!row.hidden) shown++;
       });
       section.querySelector(".filters .count").textContent = shown + " of " + total + " problems";
@@ -196,6 +198,46 @@
     row.after(tr);
     row.classList.add("open");
   }
+  // ---------------------------------------------------------------- runs side by side on one problem
+  function toggleCompare(row) {
+    var next = row.nextElementSibling;
+    if (next && next.classList.contains("detail")) {
+      next.remove();
+      row.classList.remove("open");
+      return;
+    }
+    var task = row.getAttribute("data-task");
+    var runs = Number(row.closest("table").getAttribute("data-runs"));
+    var grid = el("div", "side-by-side");
+    grid.style.gridTemplateColumns = "repeat(" + runs + ", minmax(0, 1fr))";
+    for (var i = 0; i < runs; i++) {
+      var column = el("div", "column");
+      var box = document.getElementById("problems-" + i);
+      column.appendChild(el("div", "label", box ? box.querySelector("h3").textContent : "run " + i));
+      var payload = data("samples-" + i);
+      var samples = payload.tasks[task] || [];
+      var pick = samples.find(function (s) { return s.ok; }) || samples[0];
+      if (pick) column.appendChild(sampleCard(pick, payload, task, true));
+      else column.appendChild(el("p", "note", "no sample for this problem"));
+      grid.appendChild(column);
+    }
+    var tr = el("tr", "detail");
+    var td = el("td");
+    td.colSpan = row.cells.length;
+    tr.appendChild(td).appendChild(grid);
+    row.after(tr);
+    row.classList.add("open");
+  }
+  document.querySelectorAll("table.compare-table").forEach(function (table) {
+    table.addEventListener("click", function (event) {
+      var row = event.target.closest("tr.cmp");
+      if (row && !event.target.closest("tr.detail")) toggleCompare(row);
+    });
+    table.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && event.target.matches("tr.cmp")) toggleCompare(event.target);
+    });
+  });
+
   document.querySelectorAll("table.problem-table").forEach(function (table) {
     table.addEventListener("click", function (event) {
       var row = event.target.closest("tr.row");
