@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.assay-installed
 
 .PHONY: demo test bench system clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-llama.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded,trl,ray,report]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,trl,ray,report]'
+	@bash scripts/install-llama.sh $(BIN)/python
 	@touch $(STAMP)
 
 system:

@@ -33,7 +33,7 @@ _EXPORTS = {
     "Reward": "assay.reward.functions",
     "RewardSpec": "assay.reward.functions",
     "efficiency_value": "assay.reward.functions",
-    "register_meter": "assay.reward.meters",
+    "register_meter": "assay.measure.meters",
     "ProblemError": "assay.reward.resolve",
     "RewardItem": "assay.reward.scoring",
     "RewardScorer": "assay.reward.scoring",
