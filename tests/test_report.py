@@ -307,6 +307,8 @@ def test_cli_runs_list_json_show_export_and_report(runs, tmp_path):
     assert 'id="compare"' in (tmp_path / "r.html").read_text()
     missing = run_cli("report", "nope", "--store", str(path), cwd=tmp_path)
     assert missing.returncode == 2 and "no run 'nope'" in missing.stderr
+    nowhere = run_cli("runs", "--store", str(tmp_path / "none.sqlite"), cwd=tmp_path)
+    assert nowhere.returncode == 2 and "no run store at" in nowhere.stderr and not (tmp_path / "none.sqlite").exists()
 
 
 def test_eval_writes_its_report_with_report_path(tmp_path):
