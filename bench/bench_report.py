@@ -156,8 +156,9 @@ def open_problems(instance, path: Path) -> list[float]:
     opens = []
     for nth in (0, 1, 2):
         opens.append(page.evaluate(
-            "n => { const rows = document.querySelectorAll('#problems-0 tr.row'); const t = performance.now(); rows[n * 7].click(); "
-            "if (!document.querySelector('#problems-0 tr.detail details.sample')) throw new Error('no samples'); return performance.now() - t; }", nth))  # fmt: skip
+            "n => new Promise((done, fail) => { const row = document.querySelectorAll('#problems-0 tr.row')[n * 7]; const t = performance.now();"
+            " row.addEventListener('assay:opened', () => row.nextElementSibling.querySelector('details.sample') ? done(performance.now() - t) : fail(new Error('no samples')), {once: true});"
+            " row.click(); })", nth))  # fmt: skip
     if console.errors:
         raise RuntimeError("console errors in %s: %s" % (path, console.errors[:3]))
     page.context.close()
@@ -176,7 +177,7 @@ def measure(instance, paths: dict[str, Path], loads: int) -> dict[str, dict]:
         opens = open_problems(instance, path) if name != "empty" else [0.0, 0.0, 0.0]
         results[name] = {"load": statistics.median(loads_ms), "load_min": min(loads_ms), "load_max": max(loads_ms),
                          "dcl": statistics.median(t["dom_content_loaded"] for t in timings[name]), "first_open": opens[0], "later_open": statistics.median(opens[1:]),
-                         "paint": statistics.median(t["first_paint"] for t in timings[name]) if all(t["first_paint"] is not None for t in timings[name]) else None}  # fmt: skip
+                         "paint": statistics.median(paints) if (paints := [t["first_paint"] for t in timings[name] if t["first_paint"] is not None]) else None}  # fmt: skip
     return results
 
 
@@ -188,12 +189,14 @@ def screenshots(instance, path: Path) -> list[Path]:
     page.screenshot(path=str(plots))
     row = page.locator("#problems-0 tr.row").nth(2)
     row.click()
+    page.locator("#problems-0 tr.detail").wait_for()
     row.evaluate("r => { r.scrollIntoView(); window.scrollBy(0, -200); }")
     page.screenshot(path=str(problem))
     page.context.close()
     page, _ = browser.open_page(instance, path, width=1280, height=980)
     row = page.locator("#compare tr.cmp[data-differ='1']").first
     row.click()
+    page.locator("#compare tr.detail").wait_for()
     row.evaluate("r => { r.scrollIntoView(); window.scrollBy(0, -60); }")
     page.screenshot(path=str(compare))
     page.context.close()
@@ -251,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         "A store shaped like a real HumanEval run (every row written through the Store API: a verdict per test with CPU and memory, wrong answers with the call and "
         "the first difference, exceptions with tracebacks and output, timeouts, the failing inputs; the problems' own programs; efficiency on four stress levels; for the model run "
         "a prompt and a reply per sample), rendered by `assay report` and opened in headless chromium (Debian's, through playwright; offline). "
-        "*load* is navigation start to the end of the load event (*first paint*: to the first contentful paint), median of %d fresh pages, the reports and an empty page interleaved round by round; "
-        "*first problem opened* is a click on a problem until its samples are in the page (it parses that run's sample data); *next problems* are later clicks." % args.loads,
+        "*load* is navigation start to the end of the load event (*first paint*: to the first contentful paint, where chromium reported one), median of %d fresh pages, the reports and an empty page interleaved round by round; "
+        "*first problem opened* is a click on a problem until its samples are in the page (it unpacks and parses that run's sample data); *next problems* are later clicks." % args.loads,
         "",
         report.table(headers, rows, "llrrrrrrr"),
         "",

@@ -22,7 +22,7 @@ from assay.report import plots
 from assay.report.build import build_report, context_for
 from assay.report.data import ReportError, load_run, resolve_run
 from assay.report.export import write_csv, write_jsonl
-from assay.report.page import Fragment, json_text
+from assay.report.page import PACKED, Fragment, json_text, unpack
 from assay.report.sections import ReportSection
 from assay.report.summary import brief, summarize
 from assay.store import MIGRATIONS, Store
@@ -65,6 +65,13 @@ def parse(page: str) -> Elements:
     parser = Elements()
     parser.feed(page)
     return parser
+
+
+def data_block(doc: Elements | str, element_id: str):
+    """The value of a page's data block (packed, or plain JSON)."""
+    doc = parse(doc) if isinstance(doc, str) else doc
+    attrs, text = next((attrs, text) for attrs, text in doc.scripts if attrs.get("id") == element_id)
+    return unpack(text) if attrs.get("type") == PACKED else json.loads(text)
 
 
 # ------------------------------------------------------------------ reading runs back
@@ -127,7 +134,7 @@ def test_an_old_store_migrates_and_its_report_says_what_was_not_stored(tmp_path)
         page = build_report(store, ["old"], with_plots=False)
     assert run.run.machine is None and run.samples[0].program is None
     assert "not stored" in page
-    blob = json.loads(next(text for attrs, text in parse(page).scripts if attrs.get("id") == "samples-0"))
+    blob = data_block(parse(page), "samples-0")
     assert "code" not in blob["tasks"]["HumanEval/0"][0]  # the page says "not stored" for it
 
 
@@ -144,7 +151,7 @@ def test_the_report_of_one_run_has_its_sections_and_every_sample(runs):
     assert "compare" not in ids and "tree" not in ids  # one run, no search tree
     rows = [attrs for tag, attrs in doc.tags if tag == "tr" and "row" in (attrs.get("class") or "").split()]
     assert [r["data-task"] for r in rows] == [p.task_id for p in PROBLEMS]
-    blob = json.loads(next(text for attrs, text in doc.scripts if attrs.get("id") == "samples-0"))
+    blob = data_block(doc, "samples-0")
     samples = blob["tasks"][PROBLEMS[1].task_id]
     assert [s["st"] for s in samples] == ["pass", "fail"]
     wrong = samples[1]["fail"]
@@ -167,7 +174,7 @@ def test_several_runs_side_by_side(runs):
     ids = {attrs.get("id") for _, attrs in doc.tags}
     assert {"compare", "problems-0", "problems-1", "samples-0", "samples-1"} <= ids
     assert "only <b>" in page and "Head to head" in page
-    blob = json.loads(next(text for attrs, text in doc.scripts if attrs.get("id") == "samples-1"))
+    blob = data_block(doc, "samples-1")
     call = blob["tasks"][PROBLEMS[0].task_id][0]["calls"][0]
     assert "```python" in call["r"] and blob["prompts"][call["p"]][0][0] == "system"
 
@@ -179,14 +186,17 @@ def test_hostile_output_cannot_inject_script(runs):
     assert HOSTILE not in page and "</script><script>window.__pwned" not in page
     doc = parse(page)
     for attrs, text in doc.scripts:
-        assert attrs.get("type") in (None, "application/json")
-        if attrs.get("type") == "application/json":
-            json.loads(text)  # a data block stays whole: nothing ended it early
+        assert attrs.get("type") in (None, "application/json", PACKED)
+        if attrs.get("type") == PACKED:
+            assert re.fullmatch("[A-Za-z0-9+/=]+", text)  # base64: no '<', nothing can end the block
+            unpack(text)  # and it stays whole
+        elif attrs.get("type") == "application/json":
+            json.loads(text)
         else:
             assert "__pwned" not in text  # the one script is the page's own
     assert len([a for a, _ in doc.scripts if a.get("type") is None]) == 1
     assert not any("onerror" in attrs for _, attrs in doc.tags)
-    blob = json.loads(next(text for attrs, text in doc.scripts if attrs.get("id") == "samples-0"))
+    blob = data_block(doc, "samples-0")
     error = blob["tasks"][PROBLEMS[2].task_id][1]
     assert HOSTILE in error["fail"]["stdout"]  # kept as data, shown as text by the page
     assert "<script>" not in error["code"] and "&lt;/script&gt;" in error["code"]
@@ -328,7 +338,8 @@ def test_solve_writes_its_report_with_report_path(tmp_path):
     proc = run_cli("solve", "--benchmark", "humaneval", "--model", "scripted:%s" % script, "--limit", "2", "--workers", "2", "--store", str(tmp_path / "s.sqlite"), "--report", str(tmp_path / "r.html"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "r.html").read_text()
-    assert "scripted:" in page and "```python" in page.replace("\\u0060", "`")  # the replies are in the page's data
+    calls = [c for samples in data_block(page, "samples-0")["tasks"].values() for s in samples for c in s["calls"]]
+    assert "scripted:" in page and len(calls) == 2 and all("```python" in c["r"] for c in calls)  # the replies are in the page's data
 
 
 def test_runs_show_prints_what_the_store_says_as_text(tmp_path, capsys):
@@ -387,5 +398,5 @@ def test_a_real_search_run_shows_its_tree_and_what_it_spent(tmp_path, sandbox):
     assert summary.cost.stopped == {"a program passes every check": 1}
     assert 'id="tree"' in page and "<b>implement</b>" in page and "<b>debug</b>" in page and "should return True" in page
     assert "search (nodes / sandbox runs / why it stopped)" in page
-    blob = json.loads(next(text for attrs, text in parse(page).scripts if attrs.get("id") == "samples-0"))
+    blob = data_block(parse(page), "samples-0")
     assert blob["tasks"][problem.task_id][0]["spent"]["calls"] == 2

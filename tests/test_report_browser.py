@@ -43,6 +43,7 @@ def test_a_click_on_a_problem_opens_its_samples(page_file, chromium):
     row = page.locator('#problems-0 tr.row[data-task="%s"]' % PROBLEMS[1].task_id)
     row.click()
     detail = page.locator("#problems-0 tr.detail")
+    detail.wait_for()  # the run's samples are unpacked on the first click
     assert detail.count() == 1
     samples = detail.locator("details.sample")
     assert samples.count() == 2
@@ -57,6 +58,7 @@ def test_a_click_on_a_problem_opens_its_samples(page_file, chromium):
     model_row = page.locator('#problems-1 tr.row[data-task="%s"]' % PROBLEMS[0].task_id)
     model_row.click()
     call = page.locator("#problems-1 tr.detail details.call").first
+    call.wait_for()
     call.locator("summary").click()
     assert "system" in call.inner_text() and "```python" in call.locator("pre.reply").inner_text()
     assert console.errors == []
@@ -65,10 +67,11 @@ def test_a_click_on_a_problem_opens_its_samples(page_file, chromium):
 def test_hostile_output_is_shown_as_text_and_runs_nothing(page_file, chromium):
     page, console = browser.open_page(chromium, page_file)
     page.locator('#problems-0 tr.row[data-task="%s"]' % PROBLEMS[2].task_id).click()
+    page.locator("#problems-0 tr.detail").wait_for()
     shown = page.locator("#problems-0 tr.detail details.sample[open]").inner_text()
     assert "</script><script>window.__pwned = 1</script>" in shown  # as text
     assert page.evaluate("() => window.__pwned") is None
-    assert page.locator("script").count() == 1 + page.locator('script[type="application/json"]').count()
+    assert page.locator("script").count() == 1 + page.locator('script[type="application/x-assay-json+gzip"]').count()
     assert console.errors == []
 
 
@@ -89,6 +92,7 @@ def test_sorting_and_filtering(page_file, chromium):
 def test_a_problem_opens_side_by_side_across_runs(page_file, chromium):
     page, console = browser.open_page(chromium, page_file)
     page.locator('#compare tr.cmp[data-task="%s"]' % PROBLEMS[1].task_id).click()
+    page.locator("#compare tr.detail").wait_for()
     columns = page.locator("#compare tr.detail .side-by-side .column")
     assert columns.count() == 2
     assert columns.nth(0).locator("details.sample .badge.st-pass").count() >= 1  # the evaluation's passing sample

@@ -2,9 +2,9 @@
 
 The table's rows are HTML; each problem's samples (per-test verdicts, the
 failing test's evidence, output, CPU and memory, the highlighted program,
-the model's prompt and reply) travel as one JSON block per run that the
-page parses on the first click, so a report of thousands of samples opens
-at once.
+the model's prompt and reply) travel as one gzipped JSON block per run that
+the page unpacks on the first click, so a report of thousands of samples is
+small and opens at once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import Counter
 from assay.metrics import geometric_mean
 from assay.report.data import RunData, SampleView
 from assay.report.highlight import python_html, shared_prefix
-from assay.report.page import Fragment, esc, json_script
+from assay.report.page import Fragment, esc, packed_script
 from assay.report.sections import ReportContext
 from assay.sandbox.verdict import Status, TestVerdict
 
@@ -149,7 +149,7 @@ def run_table(run_index: int, run: RunData) -> str:
         errors = '<details class="bad-lines"><summary>%d input lines were not samples</summary><ul>%s%s</ul></details>' % (len(run.errors), items, more)
     return (
         '<div class="problems" id="problems-%d"><h3>%s</h3>%s%s<table class="sortable problem-table" data-samples="samples-%d">%s<tbody>%s</tbody></table>%s</div>'
-        % (run_index, esc(run.label), filters, errors, run_index, head, rows, json_script("samples-%d" % run_index, payload))
+        % (run_index, esc(run.label), filters, errors, run_index, head, rows, packed_script("samples-%d" % run_index, payload))
     )
 
 

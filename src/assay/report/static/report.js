@@ -3,10 +3,50 @@
 // the one HTML inserted is a program highlighted by pygments, which escaped it.
 (function () {
   "use strict";
-  var parsed = {};
+  var PACKED = "application/x-assay-json+gzip";
+  var loaded = {};
+  // A data block's value, as a promise: JSON as it is, or gzipped JSON in base64, unpacked by the browser.
   function data(id) {
-    if (!(id in parsed)) parsed[id] = JSON.parse(document.getElementById(id).textContent);
-    return parsed[id];
+    if (!(id in loaded)) loaded[id] = unpack(document.getElementById(id));
+    return loaded[id];
+  }
+  function unpack(node) {
+    if (!node) return Promise.reject(new Error("no data block"));
+    if (node.type !== PACKED) return Promise.resolve(JSON.parse(node.textContent));
+    if (typeof DecompressionStream === "undefined") return Promise.reject(new Error("this browser cannot unpack the report's data (it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or later)"));
+    var text = atob(node.textContent.trim());
+    var bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(JSON.parse);
+  }
+  // Put a detail row under ``row`` once its data is there; "assay:opened" tells whoever waits (tests, the bench).
+  function openDetail(row, build) {
+    if (row.classList.contains("loading")) return;
+    row.classList.add("loading");
+    var tr = el("tr", "detail");
+    var td = el("td");
+    td.colSpan = row.cells.length;
+    tr.appendChild(td);
+    build().then(function (content) {
+      td.appendChild(content);
+    }, function (error) {
+      td.appendChild(el("p", "note", "cannot show this problem: " + error.message));
+    }).then(function () {
+      row.classList.remove("loading");
+      row.after(tr);
+      row.classList.add("open");
+      row.dispatchEvent(new CustomEvent("assay:opened", { bubbles: true }));
+    });
+  }
+  function closeDetail(row) {
+    var next = row.nextElementSibling;
+    if (next && next.classList.contains("detail")) {
+      next.remove();
+      row.classList.remove("open");
+      return true;
+    }
+    return false;
   }
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -180,53 +220,42 @@
     return card;
   }
   function toggle(row) {
-    var next = row.nextElementSibling;
-    if (next && next.classList.contains("detail")) {
-      next.remove();
-      row.classList.remove("open");
-      return;
-    }
-    var payload = data(row.closest("table").getAttribute("data-samples"));
+    if (closeDetail(row)) return;
     var task = row.getAttribute("data-task");
-    var samples = payload.tasks[task] || [];
-    var tr = el("tr", "detail");
-    var td = el("td");
-    td.colSpan = row.cells.length;
-    var firstBad = samples.findIndex(function (s) { return !s.ok; });
-    samples.forEach(function (s, i) { td.appendChild(sampleCard(s, payload, task, i === (firstBad < 0 ? 0 : firstBad))); });
-    tr.appendChild(td);
-    row.after(tr);
-    row.classList.add("open");
+    openDetail(row, function () {
+      return data(row.closest("table").getAttribute("data-samples")).then(function (payload) {
+        var samples = payload.tasks[task] || [];
+        var box = document.createDocumentFragment();
+        var firstBad = samples.findIndex(function (s) { return !s.ok; });
+        samples.forEach(function (s, i) { box.appendChild(sampleCard(s, payload, task, i === (firstBad < 0 ? 0 : firstBad))); });
+        return box;
+      });
+    });
   }
   // ---------------------------------------------------------------- runs side by side on one problem
   function toggleCompare(row) {
-    var next = row.nextElementSibling;
-    if (next && next.classList.contains("detail")) {
-      next.remove();
-      row.classList.remove("open");
-      return;
-    }
+    if (closeDetail(row)) return;
     var task = row.getAttribute("data-task");
     var runs = Number(row.closest("table").getAttribute("data-runs"));
-    var grid = el("div", "side-by-side");
-    grid.style.gridTemplateColumns = "repeat(" + runs + ", minmax(0, 1fr))";
-    for (var i = 0; i < runs; i++) {
-      var column = el("div", "column");
-      var box = document.getElementById("problems-" + i);
-      column.appendChild(el("div", "label", box ? box.querySelector("h3").textContent : "run " + i));
-      var payload = data("samples-" + i);
-      var samples = payload.tasks[task] || [];
-      var pick = samples.find(function (s) { return s.ok; }) || samples[0];
-      if (pick) column.appendChild(sampleCard(pick, payload, task, true));
-      else column.appendChild(el("p", "note", "no sample for this problem"));
-      grid.appendChild(column);
-    }
-    var tr = el("tr", "detail");
-    var td = el("td");
-    td.colSpan = row.cells.length;
-    tr.appendChild(td).appendChild(grid);
-    row.after(tr);
-    row.classList.add("open");
+    var ids = [];
+    for (var i = 0; i < runs; i++) ids.push("samples-" + i);
+    openDetail(row, function () {
+      return Promise.all(ids.map(data)).then(function (payloads) {
+        var grid = el("div", "side-by-side");
+        grid.style.gridTemplateColumns = "repeat(" + runs + ", minmax(0, 1fr))";
+        payloads.forEach(function (payload, i) {
+          var column = el("div", "column");
+          var box = document.getElementById("problems-" + i);
+          column.appendChild(el("div", "label", box ? box.querySelector("h3").textContent : "run " + i));
+          var samples = payload.tasks[task] || [];
+          var pick = samples.find(function (s) { return s.ok; }) || samples[0];
+          if (pick) column.appendChild(sampleCard(pick, payload, task, true));
+          else column.appendChild(el("p", "note", "no sample for this problem"));
+          grid.appendChild(column);
+        });
+        return grid;
+      });
+    });
   }
   document.querySelectorAll("table.compare-table").forEach(function (table) {
     table.addEventListener("click", function (event) {
