@@ -99,3 +99,13 @@ def test_a_problem_opens_side_by_side_across_runs(page_file, chromium):
     assert "wrong answer" in columns.nth(1).inner_text()  # the model's wrong answer, with its evidence
     assert columns.nth(1).locator("pre.hl").count() == 1
     assert console.errors == []
+
+
+def test_a_browser_that_cannot_unpack_says_so_where_a_problem_would_open(page_file, chromium):
+    page, console = browser.open_page(chromium, page_file, init_script="delete window.DecompressionStream;")
+    assert page.locator("#problems-0 tr.row").count() == len(PROBLEMS)  # the rest of the report is there
+    page.locator("#problems-0 tr.row").first.click()
+    detail = page.locator("#problems-0 tr.detail")
+    detail.wait_for()
+    assert "cannot unpack" in detail.inner_text() and "DecompressionStream" in detail.inner_text()
+    assert console.errors == []

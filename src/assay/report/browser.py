@@ -66,10 +66,14 @@ def browser(width: int = 1280, height: int = 900) -> Iterator[object]:
             instance.close()
 
 
-def open_page(instance, path: str | Path, width: int = 1280, height: int = 900):
-    """A new page showing the report at ``path`` (a file), and its :class:`Console`; offline: any request leaving the file fails."""
+def open_page(instance, path: str | Path, width: int = 1280, height: int = 900, init_script: str | None = None):
+    """A new page showing the report at ``path`` (a file), and its :class:`Console`; offline: any request leaving the file fails.
+
+    ``init_script`` runs before the page's own (e.g. to take away a browser feature)."""
     context = instance.new_context(viewport={"width": width, "height": height}, offline=True)
     page = context.new_page()
+    if init_script:
+        page.add_init_script(init_script)
     console = Console()
     page.on("console", lambda message: console.messages.append((message.type, message.text)))
     page.on("pageerror", lambda error: console.page_errors.append(str(error)))
