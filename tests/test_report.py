@@ -245,10 +245,12 @@ def test_a_search_tree_renders_from_its_nodes_and_nothing_without_them(runs, tmp
         page = build_report(store, [solve_id], with_plots=False)
         context = context_for(store, [solve_id], with_plots=False)
     assert 'id="tree"' in page and "4 nodes" in page and "best score 0.950" in page and ">solved<" in page
-    assert page.index("<b>plan</b>") < page.index("<b>implement</b>") < page.index("<b>debug</b>")
-    assert '<span class="badge best">best</span> <span class="na">#2</span>' in page
-    assert "trusted 0.250, agreement 0.500" in page and "expected 4 items, got 0" in page
-    assert "&lt;b&gt;hostile&lt;/b&gt;" in page and "<b>hostile</b>" not in page
+    assert 'data-tree="tree-0" data-task="%s"' % task in page
+    tree = data_block(page, "tree-0")[task]  # the nodes travel packed; the page builds the tree when it is opened
+    assert [(n["id"], n["parent"], n["op"]) for n in tree] == [("0", None, "plan"), ("1", "0", "implement"), ("2", "1", "debug"), ("3", "1", "reflect")]
+    assert [n.get("best", False) for n in tree] == [False, False, True, False]
+    assert tree[1]["value"]["agreement"] == 0.5 and "expected 4 items, got 0" in tree[1]["feedback"] and '<span class="k">def</span>' in tree[1]["code"]
+    assert tree[3]["content"] == "<b>hostile</b> reflection" and "<b>hostile</b>" not in page  # data, shown as text
     rows = context.runs[0].extra["search_nodes"]
     assert len(rows) == 4 and rows[1]["value"]["trusted"] == 0.25  # decoded by the store's own reader
     with Store(path) as store:
@@ -396,7 +398,8 @@ def test_a_real_search_run_shows_its_tree_and_what_it_spent(tmp_path, sandbox):
         summary = summarize(load_run(store, run_id))
     assert summary.cost.search_nodes == 2 and summary.cost.search_sandbox_runs > 0 and summary.cost.calls == 2
     assert summary.cost.stopped == {"a program passes every check": 1}
-    assert 'id="tree"' in page and "<b>implement</b>" in page and "<b>debug</b>" in page and "should return True" in page
+    tree = data_block(page, "tree-0")[problem.task_id]
+    assert 'id="tree"' in page and [n["op"] for n in tree] == ["implement", "debug"] and "should return True" in tree[0]["feedback"]
     assert "search (nodes / sandbox runs / why it stopped)" in page
     blob = data_block(parse(page), "samples-0")
     assert blob["tasks"][problem.task_id][0]["spent"]["calls"] == 2

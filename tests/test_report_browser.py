@@ -109,3 +109,33 @@ def test_a_browser_that_cannot_unpack_says_so_where_a_problem_would_open(page_fi
     detail.wait_for()
     assert "cannot unpack" in detail.inner_text() and "DecompressionStream" in detail.inner_text()
     assert console.errors == []
+
+
+@pytest.fixture(scope="module")
+def search_page(tmp_path_factory, sandbox):
+    from assay.models import ScriptedModel, ScriptedReply
+    from assay.solve import SolveConfig, solve
+
+    problem = PROBLEMS[0]
+    never = "```python\ndef %s(numbers, threshold):\n    return False\n```" % problem.entry_point
+    replies = [ScriptedReply("```python\n%s```" % problem.reference, match="This program is wrong"), ScriptedReply(never)]
+    folder = tmp_path_factory.mktemp("search")
+    with Store(folder / "store.sqlite") as store:
+        report = solve([problem], ScriptedModel(replies), config=SolveConfig(strategy="self-debug"), sandbox=sandbox, store=store, benchmark="humaneval")
+        write_report(store, [report.evaluation.run_id], folder / "report.html")
+    return folder / "report.html"
+
+
+def test_a_search_tree_opens_node_by_node(search_page, chromium):
+    page, console = browser.open_page(chromium, search_page)
+    tree = page.locator("#tree details.tree").first
+    assert "2 nodes" in tree.locator("summary").first.inner_text() and "solved" in tree.locator("summary").first.inner_text()
+    tree.locator("summary").first.click()
+    root = tree.locator("details.node").first
+    root.wait_for()
+    assert root.locator("summary").first.inner_text().startswith("implement program")
+    assert "should return True" in root.locator("pre.out").first.inner_text()  # the feedback the repair was given
+    child = root.locator(".children details.node").first
+    assert child.locator("summary").first.inner_text().startswith("debug program") and child.locator(".badge.best").count() == 1
+    assert child.locator("pre.hl .k").first.inner_text() in ("from", "def")  # the repaired program, highlighted
+    assert console.errors == []

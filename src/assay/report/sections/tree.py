@@ -8,8 +8,10 @@ text, or the program), ``score`` (the value folded into [0, 1]),
 ``passed`` (the program passed the checks the search could see), ``value``
 (its parts: trusted, agreement, critic, efficiency), ``feedback`` (the text
 a next step was shown), ``prompt`` and ``reply``. Runs without nodes render
-nothing. The tree is nested ``<details>``: it opens and closes with the
-keyboard or the mouse, with no script; the best program is marked.
+nothing. Each problem's line is in the page; its nodes travel packed (like
+the samples) and become nested ``<details>`` when the problem is opened, so
+a search of thousands of nodes keeps the page small; the best program is
+marked.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.report.highlight import python_html
-from assay.report.page import Fragment, esc
+from assay.report.page import Fragment, esc, packed_script
 from assay.report.sections import ReportContext
 
 TABLE = "search_nodes"
@@ -65,45 +67,34 @@ def _cap(text: str) -> str:
     return text if len(text) <= TEXT_CAP else text[:TEXT_CAP] + "\n… (%d more characters)" % (len(text) - TEXT_CAP)
 
 
-def node_html(node: SearchNode, children: dict[str | None, list[SearchNode]], best: str | None, depth: int = 0) -> str:
-    score = "" if node.score is None else " · score %.3f" % node.score
-    marks = ""
-    if node.passed is not None:
-        marks += ' <span class="badge st-%s">%s</span>' % (("pass", "pass") if node.passed else ("fail", "fail"))
+def node_data(node: SearchNode, best: str | None) -> dict[str, Any]:
+    """One node as the page's script builds it (programs highlighted here, everything else text)."""
+    data: dict[str, Any] = {"id": node.node_id, "parent": node.parent_id, "op": node.operator, "kind": node.kind, "score": node.score, "passed": node.passed}
     if node.node_id == best:
-        marks += ' <span class="badge best">best</span>'
-    body = ""
+        data["best"] = True
     if node.kind == "program":
-        body += '<div class="label">program</div><pre class="hl code">%s</pre>' % python_html(node.content)
+        data["code"] = python_html(node.content)
     elif node.content:
-        body += '<div class="label">%s</div><pre class="out">%s</pre>' % (esc(node.kind), esc(_cap(node.content)))
-    if node.value:
-        body += '<div class="label">value</div><p>%s</p>' % esc(", ".join("%s %s" % (k, ("%.3f" % v) if isinstance(v, float) else v) for k, v in node.value.items()))
-    if node.feedback:
-        body += '<div class="label">feedback</div><pre class="out">%s</pre>' % esc(_cap(node.feedback))
-    if node.prompt or node.reply:
-        body += '<details class="call"><summary>prompt and reply</summary><div class="label">prompt</div><pre class="out">%s</pre><div class="label">reply</div><pre class="out">%s</pre></details>' % (
-            esc(_cap(node.prompt)), esc(_cap(node.reply)))  # fmt: skip
-    kids = "".join(node_html(child, children, best, depth + 1) for child in children.get(node.node_id, ()))
-    if kids:
-        body += '<div class="children">%s</div>' % kids
-    return '<details class="node"%s><summary><b>%s</b> %s%s%s <span class="na">#%s</span></summary>%s</details>' % (
-        " open" if depth < 2 else "", esc(node.operator), esc(node.kind), score, marks, esc(node.node_id), body)  # fmt: skip
+        data["content"] = _cap(node.content)
+    for key, value in (("value", node.value), ("feedback", _cap(node.feedback)), ("prompt", _cap(node.prompt)), ("reply", _cap(node.reply))):
+        if value:
+            data[key] = value
+    return data
 
 
-def tree_html(task: str, nodes: list[SearchNode]) -> str:
-    ids = {n.node_id for n in nodes}
-    children: dict[str | None, list[SearchNode]] = defaultdict(list)
-    for node in nodes:
-        children[node.parent_id if node.parent_id in ids else None].append(node)
+def tree_summary(run_index: int, task: str, nodes: list[SearchNode], best: str | None) -> str:
     programs = [n for n in nodes if n.kind == "program" and n.score is not None]
-    best = max(programs, key=lambda n: (n.score, -nodes.index(n))).node_id if programs else None
     operators = ", ".join("%s %d" % kv for kv in sorted(_count(n.operator for n in nodes).items(), key=lambda kv: -kv[1]))
     solved = any(n.passed for n in nodes)
-    title = '<code>%s</code> · %d nodes (%s)%s%s' % (
+    title = "<code>%s</code> · %d nodes (%s)%s%s" % (
         esc(task), len(nodes), esc(operators), "" if not programs else " · best score %.3f" % max(n.score for n in programs),
         ' <span class="badge st-pass">solved</span>' if solved else "")  # fmt: skip
-    return '<details class="tree"><summary>%s</summary>%s</details>' % (title, "".join(node_html(root, children, best) for root in children[None]))
+    return '<details class="tree" data-tree="tree-%d" data-task="%s"><summary>%s</summary></details>' % (run_index, esc(task), title)
+
+
+def best_program(nodes: list[SearchNode]) -> str | None:
+    programs = [n for n in nodes if n.kind == "program" and n.score is not None]
+    return max(programs, key=lambda n: (n.score, -nodes.index(n))).node_id if programs else None
 
 
 def _count(values) -> dict[str, int]:
@@ -115,13 +106,17 @@ def _count(values) -> dict[str, int]:
 
 def render(context: ReportContext) -> Fragment | None:
     parts = []
-    for run in context.runs:
+    for run_index, run in enumerate(context.runs):
         rows = run.extra.get(TABLE)
         if not rows:
             continue
-        trees = "".join(tree_html(task, nodes) for task, nodes in nodes_by_task(rows).items())
-        parts.append("<h3>%s</h3>%s" % (esc(run.label), trees))
+        summaries, payload = [], {}
+        for task, nodes in nodes_by_task(rows).items():
+            best = best_program(nodes)
+            summaries.append(tree_summary(run_index, task, nodes, best))
+            payload[task] = [node_data(node, best) for node in nodes]
+        parts.append("<h3>%s</h3>%s%s" % (esc(run.label), "".join(summaries), packed_script("tree-%d" % run_index, payload)))
     if not parts:
         return None
-    note = '<p class="note">Each problem opens to its tree: every node with the operator that made it, its kind, value and feedback; open a node for its children.</p>'
+    note = '<p class="note">Each problem opens to its tree: every node with the operator that made it, its kind, value and feedback; a node opens to its children.</p>'
     return Fragment("tree", "Search trees", note + "".join(parts))

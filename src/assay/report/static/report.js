@@ -267,6 +267,62 @@
     });
   });
 
+  // ---------------------------------------------------------------- a search's tree, built when its problem opens
+  function fmt(value) { return typeof value === "number" ? value.toFixed(3) : String(value); }
+  function buildTree(nodes) {
+    var ids = {}, children = {};
+    nodes.forEach(function (n) { ids[n.id] = true; });
+    nodes.forEach(function (n) {
+      var parent = n.parent !== null && ids[n.parent] ? n.parent : "";
+      (children[parent] = children[parent] || []).push(n);
+    });
+    function node(n, depth) {
+      var box = el("details", "node");
+      box.open = depth < 2;
+      var summary = el("summary");
+      add(summary, el("b", null, n.op), el("span", null, " " + n.kind), n.score !== null && n.score !== undefined ? el("span", null, " · score " + n.score.toFixed(3)) : null);
+      if (n.passed !== null && n.passed !== undefined) add(summary, el("span", null, " "), badge(n.passed ? "pass" : "fail"));
+      if (n.best) add(summary, el("span", null, " "), el("span", "badge best", "best"));
+      add(summary, el("span", "na", " #" + n.id));
+      box.appendChild(summary);
+      if (n.code !== undefined) {
+        var pre = el("pre", "hl code");
+        pre.innerHTML = n.code; // highlighted server-side: the program, escaped
+        add(box, el("div", "label", "program"), pre);
+      } else if (n.content) {
+        add(box, el("div", "label", n.kind), el("pre", "out", n.content));
+      }
+      if (n.value) add(box, el("div", "label", "value"), el("p", null, Object.keys(n.value).map(function (k) { return k + " " + fmt(n.value[k]); }).join(", ")));
+      if (n.feedback) add(box, el("div", "label", "feedback"), el("pre", "out", n.feedback));
+      if (n.prompt || n.reply) {
+        var call = el("details", "call");
+        add(call, el("summary", null, "prompt and reply"), el("div", "label", "prompt"), el("pre", "out", n.prompt || ""), el("div", "label", "reply"), el("pre", "out", n.reply || ""));
+        box.appendChild(call);
+      }
+      var kids = children[n.id] || [];
+      if (kids.length) {
+        var inner = el("div", "children");
+        kids.forEach(function (k) { inner.appendChild(node(k, depth + 1)); });
+        box.appendChild(inner);
+      }
+      return box;
+    }
+    var all = document.createDocumentFragment();
+    (children[""] || []).forEach(function (root) { all.appendChild(node(root, 0)); });
+    return all;
+  }
+  document.querySelectorAll("details.tree[data-tree]").forEach(function (box) {
+    box.addEventListener("toggle", function () {
+      if (!box.open || box.hasAttribute("data-built")) return;
+      box.setAttribute("data-built", "");
+      data(box.getAttribute("data-tree")).then(function (payload) {
+        box.appendChild(buildTree(payload[box.getAttribute("data-task")] || []));
+      }, function (error) {
+        box.appendChild(el("p", "note", "cannot show this tree: " + error.message));
+      }).then(function () { box.dispatchEvent(new CustomEvent("assay:opened", { bubbles: true })); });
+    });
+  });
+
   document.querySelectorAll("table.problem-table").forEach(function (table) {
     table.addEventListener("click", function (event) {
       var row = event.target.closest("tr.row");
