@@ -17,7 +17,8 @@ from navigation start to the end of the load event (median of ``--loads``
 fresh pages), and the time a click on a problem takes to show its samples
 (the first click parses the run's sample data). Writes the section
 ``report`` of docs/benchmarks.md and the screenshots docs/report-summary.png,
-docs/report-plots.png, docs/report-problem.png and docs/report-compare.png.
+docs/report-plots.png, docs/report-problem.png, docs/report-compare.png and
+docs/report-tree.png.
 """
 
 from __future__ import annotations
@@ -137,6 +138,50 @@ def build_store(path: Path, problems, n: int, seed: int = 0) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
+OPERATORS = ["debug", "debug", "reflect", "rethink", "implement"]
+
+
+def build_search_run(path: Path, problems, nodes: int, seed: int = 1) -> str:
+    """A search run (self-debug-like): per problem a tree of ``nodes`` nodes grown from one implementation, each with
+    its program, value, feedback, prompt and reply, and one answer judged on the hidden tests."""
+    rng = random.Random(seed)
+    run_id, source = "bench-search", "openai:qwen2.5-coder-7b@http://gpu:8000/v1"
+    with Store(path) as store:
+        store.start_run(run_id, "solve", "humaneval", source, {"strategy": "self-debug", "n": 1, "params": {"temperature": 0.8}}, resume=False)
+        for position, problem in enumerate(problems):
+            calls = tokens = 0
+            solved_at = rng.randrange(nodes) if rng.random() < 0.8 else None
+            best = None
+            for i in range(nodes if solved_at is None else solved_at + 1):
+                program, verdict, _ = synthetic_sample(problem, i, rng)
+                passed = i == solved_at
+                operator = "implement" if i == 0 else rng.choice(OPERATORS)
+                reflection = operator == "reflect"
+                trusted = 1.0 if passed else round(rng.uniform(0, 0.9), 3)
+                feedback = None if passed else "The program passes %d of 3 checks.\n%s should return %r, but: expected %r, got None" % (
+                    int(trusted * 3), _call_text(problem, problem.tests[0]), getattr(problem.tests[0], "expected", None), getattr(problem.tests[0], "expected", None))
+                prompt_tokens, completion_tokens = rng.randint(200, 900), rng.randint(80, 300)
+                calls, tokens = calls + 1, tokens + prompt_tokens + completion_tokens
+                node = {"node_id": str(i), "parent_id": None if i == 0 else str(rng.randrange(i)), "operator": operator, "kind": "reflection" if reflection else "program",
+                        "content": "The loop stops one element early; the last group is never appended." if reflection else program, "program": None if reflection else program,
+                        "score": None if reflection else round(0.9 * trusted + 0.08 * rng.random(), 6), "passed": None if reflection else int(passed),
+                        "value": None if reflection else {"trusted": trusted, "agreement": round(rng.random(), 3), "critic": 0.0, "efficiency": 0.0},
+                        "feedback": feedback, "prompt": "[system]\nYou are an expert Python programmer.\n\n[user]\n" + problem.prompt, "reply": "```python\n%s```" % program}  # fmt: skip
+                store.add_search_node(run_id, problem.task_id, node)
+                if not reflection:
+                    best = program
+            program, verdict, _ = synthetic_sample(problem, 99, rng)
+            if solved_at is not None:
+                verdict = SampleResult(problem.task_id, [TestVerdict(t.name, Status.PASS, kind=t.kind, measurement=_measure(rng)) for t in problem.tests])
+                program = best or problem.reference
+            spent = {"calls": calls, "tokens": tokens, "sandbox_runs": calls * 2, "seconds": round(calls * rng.uniform(0.8, 2.5), 3), "nodes": calls,
+                     "stopped": "a program passes every check" if solved_at is not None else "budget spent"}  # fmt: skip
+            outcome = SampleOutcome(position, problem.task_id, 0, None, verdict.passed, verdict, None, "search:self-debug", spent, failing_inputs(problem, verdict))
+            store.add_result(run_id, position, None, problem.task_id, 0, outcome.passed, outcome.status.value, outcome.to_line(), program=program)
+        store.finish_run(run_id)
+    return run_id
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else "%.0f" % value
 
@@ -181,7 +226,7 @@ def measure(instance, paths: dict[str, Path], loads: int) -> dict[str, dict]:
     return results
 
 
-def screenshots(instance, path: Path) -> list[Path]:
+def screenshots(instance, path: Path, search: Path) -> list[Path]:
     summary, plots, problem, compare = DOCS / "report-summary.png", DOCS / "report-plots.png", DOCS / "report-problem.png", DOCS / "report-compare.png"
     page, _ = browser.open_page(instance, path, width=1280, height=980)
     page.screenshot(path=str(summary))
@@ -200,7 +245,15 @@ def screenshots(instance, path: Path) -> list[Path]:
     row.evaluate("r => { r.scrollIntoView(); window.scrollBy(0, -60); }")
     page.screenshot(path=str(compare))
     page.context.close()
-    return [summary, plots, problem, compare]
+    tree = DOCS / "report-tree.png"
+    page, _ = browser.open_page(instance, search, width=1280, height=980)
+    box = page.locator("#tree details.tree").nth(1)
+    box.locator("summary").first.click()
+    box.locator("details.node").first.wait_for()
+    box.evaluate("b => { b.scrollIntoView(); window.scrollBy(0, -40); }")
+    page.screenshot(path=str(tree))
+    page.context.close()
+    return [summary, plots, problem, compare, tree]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problems", type=int, default=164)
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--loads", type=int, default=5, help="fresh page loads per report (the median is reported)")
+    parser.add_argument("--nodes", type=int, default=30, help="most nodes of a problem's tree in the search run")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
     why = browser.unavailable()
@@ -223,12 +277,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         started = time.perf_counter()
         eval_id, solve_id = build_store(folder / "store.sqlite", problems, args.samples)
+        search_id = build_search_run(folder / "store.sqlite", problems, args.nodes)
         print("store built in %.1fs" % (time.perf_counter() - started), flush=True)
         with Store(folder / "store.sqlite") as store, browser.browser() as instance:
-            reports = {"one run (evaluation, with efficiency)": [eval_id], "two runs side by side (+ a model run)": [eval_id, solve_id]}
+            reports = {"one run (evaluation, with efficiency)": [eval_id], "two runs side by side (+ a model run)": [eval_id, solve_id],
+                       "a search run (trees of up to %d nodes)" % args.nodes: [search_id]}  # fmt: skip
             paths, renders = {}, {}
             for name, runs in reports.items():
-                paths[name] = folder / ("report-%d.html" % len(runs))
+                paths[name] = folder / ("report-%d.html" % len(paths))
                 started = time.perf_counter()
                 write_report(store, runs, paths[name])
                 renders[name] = time.perf_counter() - started
@@ -237,14 +293,14 @@ def main(argv: list[str] | None = None) -> int:
             results = measure(instance, paths, args.loads)
             for name in reports:
                 result = results[name]
-                rows.append([name, "%d x %d" % (len(problems), args.samples), "%.2f" % (paths[name].stat().st_size / 1e6), "%.1f" % renders[name], "%.0f" % result["dcl"], _ms(result["paint"]),
+                rows.append([name, "%d x %d" % (len(problems), args.samples if "search" not in name else 1), "%.2f" % (paths[name].stat().st_size / 1e6), "%.1f" % renders[name], "%.0f" % result["dcl"], _ms(result["paint"]),
                              "%.0f (%.0f-%.0f)" % (result["load"], result["load_min"], result["load_max"]), "%.0f" % result["first_open"], "%.1f" % result["later_open"]])  # fmt: skip
                 print(rows[-1], flush=True)
             empty = results["empty"]
             rows.append(["an empty page (the browser's own cost)", "-", "0.00", "-", "%.0f" % empty["dcl"], _ms(empty["paint"]), "%.0f (%.0f-%.0f)" % (empty["load"], empty["load_min"], empty["load_max"]), "-", "-"])
             print(rows[-1], flush=True)
             if not args.no_doc:
-                shots = screenshots(instance, paths["two runs side by side (+ a model run)"])
+                shots = screenshots(instance, paths["two runs side by side (+ a model run)"], paths["a search run (trees of up to %d nodes)" % args.nodes])
     headers = ["report", "problems x samples", "file MB", "render s (Python)", "DOMContentLoaded ms", "first paint ms", "load ms, median (min-max)", "first problem opened ms", "next problems ms"]
     out = [
         "## Reports: size and load time in the browser (164 problems x 10 samples)",
@@ -253,13 +309,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "A store shaped like a real HumanEval run (every row written through the Store API: a verdict per test with CPU and memory, wrong answers with the call and "
         "the first difference, exceptions with tracebacks and output, timeouts, the failing inputs; the problems' own programs; efficiency on four stress levels; for the model run "
-        "a prompt and a reply per sample), rendered by `assay report` and opened in headless chromium (Debian's, through playwright; offline). "
+        "a prompt and a reply per sample; for the search run, a tree per problem whose every node has its program, value, feedback, prompt and reply), rendered by `assay report` and opened in headless chromium (Debian's, through playwright; offline). "
         "*load* is navigation start to the end of the load event (*first paint*: to the first contentful paint, where chromium reported one), median of %d fresh pages, the reports and an empty page interleaved round by round; "
         "*first problem opened* is a click on a problem until its samples are in the page (it unpacks and parses that run's sample data); *next problems* are later clicks." % args.loads,
         "",
         report.table(headers, rows, "llrrrrrrr"),
         "",
-        "Screenshots of the second report: `docs/report-summary.png`, `docs/report-plots.png`, `docs/report-problem.png`, `docs/report-compare.png`.",
+        "Screenshots: `docs/report-summary.png`, `docs/report-plots.png`, `docs/report-problem.png`, `docs/report-compare.png` (the second report), `docs/report-tree.png` (the search run).",
     ]
     text = "\n".join(out)
     print(text)

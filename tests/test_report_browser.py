@@ -137,5 +137,7 @@ def test_a_search_tree_opens_node_by_node(search_page, chromium):
     assert "should return True" in root.locator("pre.out").first.inner_text()  # the feedback the repair was given
     child = root.locator(".children details.node").first
     assert child.locator("summary").first.inner_text().startswith("debug program") and child.locator(".badge.best").count() == 1
-    assert child.locator("pre.hl .k").first.inner_text() in ("from", "def")  # the repaired program, highlighted
+    assert child.locator("details.program").first.evaluate("d => d.open")  # the best program shows
+    assert child.locator("pre.hl .k").first.inner_text() in ("from", "def")  # highlighted
+    assert not root.locator("details.program").first.evaluate("d => d.open")  # the others open on demand
     assert console.errors == []

@@ -288,7 +288,10 @@
       if (n.code !== undefined) {
         var pre = el("pre", "hl code");
         pre.innerHTML = n.code; // highlighted server-side: the program, escaped
-        add(box, el("div", "label", "program"), pre);
+        var program = el("details", "program");
+        program.open = !!n.best; // the best program shows; the others open on demand, so a tree reads at a glance
+        add(program, el("summary", null, "program (" + pre.textContent.split("\n").length + " lines)"), pre);
+        box.appendChild(program);
       } else if (n.content) {
         add(box, el("div", "label", n.kind), el("pre", "out", n.content));
       }
