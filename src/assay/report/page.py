@@ -6,7 +6,8 @@ script goes through :func:`json_script`, whose JSON has every ``<``, ``>``
 and ``&`` written as a ``\\u`` escape, so no ``</script>`` can end the block,
 or through :func:`packed_script` (gzip in base64, which has no ``<`` at all).
 The page's script then puts strings into the DOM as text, never as HTML
-(the only HTML it inserts is pygments' output, which pygments escaped).
+(the only HTML it inserts is a program highlighted on the server,
+where every token was escaped: :mod:`assay.report.highlight`).
 The stylesheet and script are the package's own files, inlined: the page
 opens offline, from a file, with no network.
 """

@@ -29,7 +29,7 @@ def cap(text: str | None, limit: int = TEXT_CAP) -> str | None:
 
 
 def evidence(test: TestVerdict, inputs: dict[str, str] | None = None) -> dict:
-    """What a failing test shows: its input (stored with the result since migration 5), the first difference, the exception, output."""
+    """What a failing test shows: its input (kept with the result: evaluate.failing_inputs), the first difference, the exception, output."""
     m = test.measurement
     data = {
         "name": test.name, "status": test.status.value, "kind": test.kind, "input": (inputs or {}).get(test.name), "message": cap(test.message), "diff": cap(test.first_difference),

@@ -1,6 +1,6 @@
 // The report's behaviour: sortable tables, filters, and a problem's samples on click.
 // Every string from the run store goes into the page as text (textContent), never as HTML;
-// the one HTML inserted is a program highlighted by pygments, which escaped it.
+// the one HTML inserted is a program highlighted on the server (assay.report.highlight), which escaped every token.
 (function () {
   "use strict";
   var PACKED = "application/x-assay-json+gzip";
