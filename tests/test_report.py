@@ -403,3 +403,14 @@ def test_a_real_search_run_shows_its_tree_and_what_it_spent(tmp_path, sandbox):
     assert "search (nodes / sandbox runs / why it stopped)" in page
     blob = data_block(parse(page), "samples-0")
     assert blob["tasks"][problem.task_id][0]["spent"]["calls"] == 2
+
+
+def test_highlighted_programs_carry_no_markup_of_their_own():
+    from assay.report.highlight import python_html, shared_prefix
+
+    hostile = 'x = "</pre><script>alert(1)</script>"\n# <img src=x onerror=alert(1)>\n\x00<script>$`\'"&amp;\ndef f(:\n  return <b>\n'
+    out = python_html(hostile)
+    assert "<" not in re.sub(r'<span class="[a-z0-9]+">|</span>', "", out)  # only our spans are markup
+    assert html.unescape(re.sub("<[^>]+>", "", out)) == hostile  # and the text is the program, whole
+    assert shared_prefix(['s = """a\nb\nc\nd\n"""\n', 's = """a\nb\nc\ne\n"""\n']) == ""  # a split inside a string is refused
+    assert shared_prefix(["import os\nimport re\nx = 1\n", "import os\nimport re\ny = 2\n"]) == "import os\nimport re\n"
