@@ -306,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "## Reports: size and load time in the browser (164 problems x 10 samples)",
         "",
         *report.run_header(command, info),
+        "Load average at the end: %.2f %.2f %.2f (other jobs on this machine slow the browser: the loads are upper bounds)" % report.load_average(),
         "",
         "A store shaped like a real HumanEval run (every row written through the Store API: a verdict per test with CPU and memory, wrong answers with the call and "
         "the first difference, exceptions with tracebacks and output, timeouts, the failing inputs; the problems' own programs; efficiency on four stress levels; for the model run "
