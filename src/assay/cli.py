@@ -188,14 +188,14 @@ def write_run_report(args: argparse.Namespace, run_id: str) -> None:
         console.print("report: %s" % write_report(store, [run_id], args.report))
 
 
-def print_report(report) -> None:
+def print_report(report, command: str = "eval") -> None:
     for _, error in report.errors[:20]:
         errors.print("[yellow]skipped input[/] %s" % error)
     if len(report.errors) > 20:
         errors.print("[yellow]... and %d more bad lines[/]" % (len(report.errors) - 20))
     samples = len(report.outcomes)
     passed = sum(o.passed for o in report.outcomes)
-    table = Table(title="assay eval: %s (%d samples, %d problems)" % (report.benchmark, samples, report.n_problems))
+    table = Table(title="assay %s: %s (%d samples, %d problems)" % (command, report.benchmark, samples, report.n_problems))
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("95% CI", justify="right")
@@ -258,7 +258,7 @@ def command_solve(args: argparse.Namespace) -> int:
         return 1
     if args.results:
         write_results(report.evaluation, args.results)
-    print_report(report.evaluation)
+    print_report(report.evaluation, "solve")
     total = report.ledger.total
     console.print(
         "model %s: %d calls, %d prompt + %d completion tokens, %.1fs in the model; %d cached replies; %d replies without code"
