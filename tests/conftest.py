@@ -67,3 +67,15 @@ def sent(monkeypatch) -> SentMessages:
 
     monkeypatch.setattr(Worker, "send", recording)
     return messages
+
+
+def only_zygotes_remain(sandbox, within: float = 10.0) -> bool:
+    """bwrap's init, the zygote and its template, and nothing else, in every worker."""
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if all(len(descendants(w.process.pid)) <= 3 for w in sandbox._workers if w.process is not None):
+            return True
+        time.sleep(0.05)
+    return False

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from pathlib import Path
 
 import pytest
-from conftest import descendants
+from conftest import only_zygotes_remain
 
 from assay.models import GenerationParams, MeteredModel, ScriptedModel
 from assay.oracles import OracleContext, OracleKind, OraclePool
@@ -89,15 +88,6 @@ def reasons(pool: OraclePool) -> dict[str, str]:
 
 def kept(pool: OraclePool) -> list[str]:
     return [p["name"] for p in pool.extras.get("property", [])]
-
-
-def only_zygotes_remain(sandbox, within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if all(len(descendants(w.process.pid)) <= 3 for w in sandbox._workers if w.process is not None):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 # ---------------------------------------------------------------- prompting and parsing

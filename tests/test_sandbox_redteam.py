@@ -10,20 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import FAST_LIMITS, descendants, probe_problem
+from conftest import FAST_LIMITS, only_zygotes_remain, probe_problem
 
 from assay.problems import CallTest, Problem, ScriptTest
 from assay.sandbox.verdict import Status
-
-
-def only_zygotes_remain(sandbox, within: float = 10.0) -> bool:
-    """bwrap's init, the zygote and its template, and nothing else, in every worker."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if all(len(descendants(w.process.pid)) <= 3 for w in sandbox._workers if w.process is not None):
-            return True
-        time.sleep(0.05)
-    return False
 
 ADD = Problem(
     task_id="redteam/add",

@@ -36,6 +36,17 @@ class OracleContext:
     reference: str | None = None  # only where the caller lets the builder validate with it
     seed: int = 0
 
+    async def ask(self, messages: list, kind: OracleKind) -> tuple[list, Provenance]:
+        """The model's completions for an oracle's prompt (seeded by the context), and their provenance."""
+        from assay.models.base import GenerationParams
+
+        assert self.model is not None
+        params = self.params or GenerationParams(max_tokens=1024)
+        if params.seed is None:
+            params = params.replace(seed=self.seed)
+        completions = await self.model.generate(messages, params)
+        return completions, Provenance(kind, "model", model=self.model.name, prompt=messages[-1].content, seed=params.seed)
+
 
 class Oracle(Protocol):
     """Adds tests (or inputs, or discarded entries with reasons) to ``context.pool``."""

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from assay.models.base import GenerationParams, Message
+from assay.models.base import Message
 from assay.models.extract import clean_reply, find_fenced_blocks
 from assay.oracles import OracleContext
 from assay.oracles.pool import OracleKind, OracleTest, Provenance
@@ -390,12 +390,7 @@ class GeneratedOracle:
         if context.model is None:
             return
         problem, pool = context.problem, context.pool
-        messages = generated_messages(problem, self.count)
-        params = context.params or GenerationParams(max_tokens=1024)
-        if params.seed is None:
-            params = params.replace(seed=context.seed)
-        completions = await context.model.generate(messages, params)
-        provenance = Provenance(OracleKind.GENERATED, "model", model=context.model.name, prompt=messages[-1].content, seed=params.seed)
+        completions, provenance = await context.ask(generated_messages(problem, self.count), OracleKind.GENERATED)
         tests: list[GeneratedTest] = []
         for completion in completions:
             parsed, discarded = parse_tests(completion.text, problem.entry_point)

@@ -60,10 +60,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from assay.models.base import GenerationParams, Message
+from assay.models.base import Message
 from assay.models.extract import clean_reply, find_fenced_blocks
 from assay.oracles import OracleContext
-from assay.oracles.pool import OracleKind, Provenance
+from assay.oracles.pool import OracleKind
 from assay.plugins import hookimpl
 from assay.problems.model import Problem
 from assay.sandbox import Call, InfraError, Limits, Sandbox, wall_for_cpu
@@ -546,13 +546,7 @@ class PropertyOracle:
         if context.model is None:
             return
         problem, pool = context.problem, context.pool
-        messages = property_messages(problem, self.count)
-        params = context.params or GenerationParams(max_tokens=1024)
-        if params.seed is None:
-            params = params.replace(seed=context.seed)
-        completions = await context.model.generate(messages, params)
-        prompt = messages[-1].content
-        provenance = Provenance(OracleKind.PROPERTY, "model", model=context.model.name, prompt=prompt, seed=params.seed)
+        completions, provenance = await context.ask(property_messages(problem, self.count), OracleKind.PROPERTY)
         specs: list[PropertySpec] = []
         taken = {str(e.get("name")) for e in pool.extras.get("property", [])}
         for completion in completions:
