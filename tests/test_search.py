@@ -89,6 +89,22 @@ def test_best_of_n_picks_the_sample_that_passes_the_examples(tmp_path, sandbox):
     assert len(nodes(store, report)) == 8
 
 
+def test_default_stops_after_greedy_when_greedy_passes_the_checks(tmp_path, sandbox):
+    report, model, store = run(tmp_path, sandbox, "default", [fenced(RIGHT)])
+    assert len(model.requests) == 1 and model.requests[0][1].temperature == 0.0 and model.requests[0][1].n == 1
+    assert report.evaluation.outcomes[0].passed
+
+
+def test_default_samples_the_rest_only_after_greedy_fails(tmp_path, sandbox):
+    replies = [fenced(NEVER), fenced(RIGHT), fenced(NEVER), fenced(NEVER)]
+    report, model, store = run(tmp_path, sandbox, "default", replies)
+    greedy, samples = model.requests[0][1], model.requests[1][1]
+    assert (greedy.temperature, greedy.n) == (0.0, 1)
+    assert (samples.temperature, samples.n) == (0.8, 3)
+    assert len(model.requests) == 2 and report.evaluation.outcomes[0].passed
+    assert [n["operator"] for n in nodes(store, report)] == ["implement"] * 4
+
+
 def test_agreement_breaks_ties_on_the_examples(tmp_path, sandbox):
     # three programs pass both examples; two of them behave alike on the pool's inputs
     preset = Preset("agree-3", "test", initial=3, temperature=0.8, oracle_kinds=("examples", "differential"), max_calls=1)

@@ -40,6 +40,7 @@ class Preset:
     name: str
     summary: str  # one line: what it does, and the paper it follows
     initial: int = 1  # programs sampled at the start (per plan when planning)
+    greedy_first: bool = False  # the first of them by greedy decoding, the rest only if it does not pass the checks
     plans: int = 0  # > 0: first this many strategies in words, each implemented
     expand: str = "none"  # the operator on an open program: none | debug | trace-debug | reflexion
     branching: int = 1  # children per expansion
@@ -176,7 +177,14 @@ class Search:
                     for program in await operators.implement(self.task, preset.initial, params, plan=made.content, index=self._indices(preset.initial)):
                         await self._program(program, "implement", plan_node)
             return
-        for made in await operators.implement(self.task, preset.initial, params, index=self._indices(preset.initial)):
+        sampled = preset.initial
+        if preset.greedy_first and sampled > 0:
+            for made in await operators.implement(self.task, 1, preset.params(0.0), index=self._indices(1)):
+                await self._program(made, "implement", None)
+            sampled -= 1
+            if sampled == 0 or self.done():
+                return
+        for made in await operators.implement(self.task, sampled, params, index=self._indices(sampled)):
             await self._program(made, "implement", None)
 
     async def expand(self, node: Node) -> None:
