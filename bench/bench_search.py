@@ -33,9 +33,9 @@ from assay.solve import SolveConfig, solve  # noqa: E402
 from assay.store import Store  # noqa: E402
 
 
-def run_preset(name: str, problems, model, sandbox: Sandbox, store: Store) -> dict:
+def run_preset(name: str, problems, model, sandbox: Sandbox, store: Store, benchmark: str = "humaneval") -> dict:
     started = time.monotonic()
-    report = solve(problems, model, config=SolveConfig(strategy=name, concurrency=1), sandbox=sandbox, store=store, benchmark="humaneval")
+    report = solve(problems, model, config=SolveConfig(strategy=name, concurrency=1), sandbox=sandbox, store=store, benchmark=benchmark)
     seconds = time.monotonic() - started
     outcomes = report.evaluation.outcomes
     total = report.ledger.total
@@ -71,55 +71,101 @@ def equal_tokens_best_of_n(preset_row: dict, greedy_row: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="greedy,self-debug,trace-debug,default")
-    parser.add_argument("--limit", type=int, default=20, help="the first N HumanEval problems")
+    parser.add_argument("--benchmark", default="humaneval", help="humaneval, or fresh (problems no model has seen)")
+    parser.add_argument("--limit", type=int, default=20, help="the first N problems")
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--no-equal-tokens", action="store_true", help="skip best-of-n at equal tokens")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args(argv)
     load_before = load_average()
-    problems = load_benchmark("humaneval")[: args.limit]
+    problems = load_benchmark(args.benchmark)[: args.limit]
     model = CachedModel(load_model(args.model), ResponseCache())
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
     if "greedy" not in names:
         names.insert(0, "greedy")
     rows: list[dict] = []
+    command = "python bench/bench_search.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+
+    def write_docs(finished: bool) -> None:
+        if not args.no_docs:
+            write_section(args, problems, rows, command, load_before, finished)
+
     with tempfile.TemporaryDirectory(prefix="assay-bench-search-") as scratch, Store(Path(scratch) / "s.sqlite") as store, Sandbox() as sandbox:
-        results = {}
-        for name in names:
-            results[name] = run_preset(name, problems, model, sandbox, store)
+        results: dict[str, dict] = {}
+
+        def run(name: str, twin_of: str = "") -> None:
+            results[name] = run_preset(name, problems, model, sandbox, store, args.benchmark)
+            if twin_of:
+                results[name]["twin_of"] = twin_of
             rows.append(results[name])
             print(_line(results[name]), flush=True)
+            write_docs(False)
+
+        for name in names:
+            run(name)
             if name != "greedy" and not args.no_equal_tokens and results[name]["completion_tokens"] > 1.5 * results["greedy"]["completion_tokens"]:
                 twin = equal_tokens_best_of_n(results[name], results["greedy"])
                 if twin not in results:
-                    results[twin] = run_preset(twin, problems, model, sandbox, store)
-                    results[twin]["twin_of"] = name
-                    rows.append(results[twin])
-                    print(_line(results[twin]), flush=True)
-    if args.no_docs:
-        return 0
-    command = "python bench/bench_search.py" + (" " + " ".join(argv) if argv else "")
-    greedy = results["greedy"]
+                    run(twin, twin_of=name)
+    write_docs(True)
+    return 0
+
+
+def write_section(args, problems, rows: list[dict], command: str, load_before, finished: bool) -> None:
+    greedy = rows[0]
+    section = "search" if args.benchmark == "humaneval" else "search-%s" % args.benchmark
+    plot = plot_rows(rows, Path(__file__).resolve().parent.parent / "docs" / ("%s.svg" % section), "%s, first %d problems" % (args.benchmark, len(problems)))
     body = "\n".join([
-        "## Search presets against greedy and best-of-n at equal tokens",
+        "## Search presets against greedy and best-of-n at equal tokens (%s)" % args.benchmark,
         "",
         "Command: `%s`  " % command,
         "Date: %s, revision %s  " % (today(), git_revision()),
         "Machine: %s; load average %.2f before, %.2f after." % (machine(), load_before[0], load_average()[0]),
+        "" if finished else "\n**Partial: the run was still going when this was written; the rows below are the presets finished so far.**",
         "",
-        "Model `%s`, the first %d HumanEval problems, one answer per problem judged on the hidden tests; the search sees only the examples in each prompt (and, for `pgs`, properties the model writes). `best-of-N` rows are best-of-n with N samples, N chosen so that its completion tokens per problem match the preset named beside it." % (args.model, len(problems)),
+        "Model `%s`, the first %d `%s` problems, one answer per problem judged on the hidden tests; the search sees only the examples in each prompt (and, for `pgs`, properties the model writes). `best-of-N` rows are best-of-n with N samples, N chosen so that its completion tokens per problem match the preset named beside it. Seconds include waiting for the machine's other jobs." % (args.model, len(problems), args.benchmark),
         "",
         table(
-            ["strategy", "pass@1", "passed", "vs greedy", "model calls", "completion tokens", "tokens / problem", "sandbox runs", "model s", "total s", "equal-token twin of"],
-            [[r["preset"], "%.3f" % (r["passed"] / r["problems"]), "%d/%d" % (r["passed"], r["problems"]), "%+d" % (r["passed"] - greedy["passed"]), r["calls"],
+            ["strategy", "pass@1", "passed", "vs greedy", "model calls", "max calls / problem", "completion tokens", "tokens / problem", "sandbox runs", "model s", "total s", "equal-token twin of"],
+            [[r["preset"], "%.3f" % (r["passed"] / r["problems"]), "%d/%d" % (r["passed"], r["problems"]), "%+d" % (r["passed"] - greedy["passed"]), r["calls"], r["max_calls"],
               r["completion_tokens"], "%.0f" % (r["completion_tokens"] / r["problems"]), r["sandbox_runs"], "%.0f" % r["model_seconds"], "%.0f" % r["seconds"], r.get("twin_of", "")]
              for r in rows],
         ),  # fmt: skip
         "",
+        ("![pass@1 against completion tokens per problem](%s)" % plot.name) if plot else "",
+        "",
         "Replies are cached: a rerun replays the same replies (greedy ones are what the model gives; sampled ones are the samples drawn the first time).",
     ])
-    replace_section("search", body)
-    return 0
+    replace_section(section, body)
+
+
+def plot_rows(rows: list[dict], path: Path, title: str) -> Path | None:
+    """pass@1 against completion tokens per problem, one point per strategy; a twin is joined to its preset."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by_name = {r["preset"]: r for r in rows}
+    for r in rows:
+        x, y = r["completion_tokens"] / r["problems"], r["passed"] / r["problems"]
+        twin = r.get("twin_of")
+        ax.scatter([x], [y], marker="s" if twin else "o", color="tab:gray" if twin else "tab:blue", zorder=3)
+        ax.annotate(r["preset"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        if twin and twin in by_name:
+            t = by_name[twin]
+            ax.plot([x, t["completion_tokens"] / t["problems"]], [y, t["passed"] / t["problems"]], color="tab:gray", linestyle=":", zorder=2)
+    ax.set_xlabel("completion tokens per problem")
+    ax.set_ylabel("pass@1 (hidden tests)")
+    ax.set_title("Search presets (circles) and best-of-n at equal tokens (squares): %s" % title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    return path
 
 
 def _line(r: dict) -> str:
