@@ -29,8 +29,9 @@ from assay.search.tree import Node, NodeKind, Tree
 from assay.search.value import Checker, value_of
 from assay.solve import Candidate, SolveTask
 
-EXPANSIONS = ("none", "debug", "trace-debug", "reflexion")
+EXPANSIONS = ("none", "debug", "trace-debug", "reflexion", "rethink")
 SELECTIONS = ("value", "s-star")
+PRIORS = ("uniform", "model-rank")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,14 @@ class Preset:
     initial: int = 1  # programs sampled at the start (per plan when planning)
     greedy_first: bool = False  # the first of them by greedy decoding, the rest only if it does not pass the checks
     plans: int = 0  # > 0: first this many strategies in words, each implemented
-    expand: str = "none"  # the operator on an open program: none | debug | trace-debug | reflexion
+    plan_temperature: float | None = None  # for the strategies (None: ``temperature``)
+    expand: str = "none"  # the operator on an open program: none | debug | trace-debug | reflexion | rethink (rewrite the plan it followed, re-implement)
+    trace: bool = False  # the feedback also holds the failing call's trace (always with trace-debug)
+    max_rethinks: int = 2  # rewrites of one plan's lineage (rethink, revision of a pruned plan)
+    prune_below: float | None = None  # a plan whose first ``prune_after`` programs all pass at most this share of the checks is pruned
+    prune_after: int = 2
+    revise_pruned: bool = False  # a pruned plan is rewritten once from its programs' evidence, and implemented again
+    priors: str = "uniform"  # PUCT priors of the children of one expansion: uniform | model-rank (the model ranks them, one call)
     branching: int = 1  # children per expansion
     max_expansions: int = 1  # times one node may be expanded
     max_depth: int = 3
@@ -67,6 +75,10 @@ class Preset:
             raise ValueError(f"preset {self.name}: policy must be one of {sorted(POLICIES)}")
         if self.select not in SELECTIONS:
             raise ValueError(f"preset {self.name}: select must be one of {SELECTIONS}")
+        if self.priors not in PRIORS:
+            raise ValueError(f"preset {self.name}: priors must be one of {PRIORS}")
+        if (self.expand == "rethink" or self.prune_below is not None) and self.plans <= 0:
+            raise ValueError(f"preset {self.name}: rethinking and pruning work on plans: set plans > 0")
 
     def params(self, temperature: float) -> GenerationParams:
         return GenerationParams(temperature=temperature, max_tokens=self.max_tokens)
@@ -153,9 +165,16 @@ class Search:
         return False
 
     def is_open(self, node: Node) -> bool:
-        if self.preset.expand == "none" or node.expanded >= self.preset.max_expansions or node.depth >= self.preset.max_depth:
+        preset = self.preset
+        if node.kind is NodeKind.PLAN:  # a pruned plan waiting for its one revision
+            return preset.revise_pruned and node.expanded == 0 and bool(node.retired) and node.retired.startswith("pruned") and node.revision < preset.max_rethinks
+        if preset.expand == "none" or node.expanded >= preset.max_expansions or node.depth >= preset.max_depth:
             return False
         if node.kind is NodeKind.PROGRAM:
+            if node.under_retired():
+                return False
+            if preset.expand == "rethink" and ((plan := node.plan()) is None or plan.revision >= preset.max_rethinks):
+                return False
             return node.check is not None and not node.solved and not node.check.infra_error and node.check.total > 0
         return False
 
@@ -171,11 +190,14 @@ class Search:
         preset = self.preset
         params = preset.params(preset.temperature)
         if preset.plans > 0:
-            for made in await operators.plan(self.task, preset.plans, params, index=self._indices(preset.plans)):
-                if made.content:
-                    plan_node = self._add(NodeKind.PLAN, "plan", made.content, None, made)
-                    for program in await operators.implement(self.task, preset.initial, params, plan=made.content, index=self._indices(preset.initial)):
-                        await self._program(program, "implement", plan_node)
+            plan_params = params if preset.plan_temperature is None else preset.params(preset.plan_temperature)
+            plans = [self._add(NodeKind.PLAN, "plan", made.content, None, made)
+                     for made in await operators.plan(self.task, preset.plans, plan_params, index=self._indices(preset.plans)) if made.content]  # fmt: skip
+            await self._rank(plans)
+            for plan_node in plans:
+                await self._implement(plan_node, params)
+                if self.done():
+                    return
             return
         sampled = preset.initial
         if preset.greedy_first and sampled > 0:
@@ -190,24 +212,76 @@ class Search:
     async def expand(self, node: Node) -> None:
         preset = self.preset
         params = preset.params(preset.expand_temperature)
-        program, feedback = node.content, node.feedback or ""
-        if preset.expand == "trace-debug":
-            failing = self._first_failing_input(node)
-            if failing is not None:
-                trace = await asyncio.to_thread(trace_feedback, self.task.sandbox, self.task.problem, program, failing)
-                if trace:
-                    feedback = feedback + "\n\n" + trace
+        if node.kind is NodeKind.PLAN:  # a pruned plan: rewrite it from the evidence of its best program (CodeTree's revision)
+            tried = [n for n in node.descendants() if n.kind is NodeKind.PROGRAM and n.check is not None]
+            best = max(tried, key=lambda n: (n.value.key() if n.value else (), -int(n.id)), default=None)
+            evidence = await self._evidence(best) if best is not None else "No program following it could be checked."
+            await self._rethink(node, evidence, best.content if best is not None else None, params)
+            return
+        program, feedback = node.content, await self._evidence(node)
+        if preset.expand == "rethink":  # RethinkMCTS: the plan the failing program followed is the thought the evidence blames
+            blamed = node.plan()
+            if blamed is not None and not blamed.retired:
+                await self._rethink(blamed, feedback, program, params)
+            return
         if preset.expand == "reflexion":
             made = await operators.reflect(self.task, program, feedback, params, index=self._indices(1))
             if not made.content:
                 return
             reflection = self._add(NodeKind.REFLECTION, "reflect", made.content, node, made)
             memory = [n.content for n in [reflection, *reflection.ancestors()] if n.kind is NodeKind.REFLECTION]
-            for attempt in await operators.implement(self.task, preset.branching, params, reflections=list(reversed(memory)), index=self._indices(preset.branching)):
-                await self._program(attempt, "implement", reflection)
+            children = [await self._program(attempt, "implement", reflection)
+                        for attempt in await operators.implement(self.task, preset.branching, params, reflections=list(reversed(memory)), index=self._indices(preset.branching))]  # fmt: skip
+            await self._rank([c for c in children if c is not None])
             return
-        for made in await operators.debug(self.task, program, feedback, params, n=preset.branching, index=self._indices(preset.branching)):
-            await self._program(made, "trace-debug" if preset.expand == "trace-debug" else "debug", node)
+        children = [await self._program(made, "trace-debug" if preset.expand == "trace-debug" else "debug", node)
+                    for made in await operators.debug(self.task, program, feedback, params, n=preset.branching, index=self._indices(preset.branching))]  # fmt: skip
+        await self._rank([c for c in children if c is not None])
+
+    async def _evidence(self, node: Node) -> str:
+        """What running ``node``'s program showed: the failing checks, and with trace-level feedback the failing call's trace."""
+        feedback = node.feedback or ""
+        if self.preset.expand == "trace-debug" or self.preset.trace:
+            failing = self._first_failing_input(node)
+            if failing is not None:
+                trace = await asyncio.to_thread(trace_feedback, self.task.sandbox, self.task.problem, node.content, failing)
+                if trace:
+                    feedback = feedback + "\n\n" + trace
+        return feedback
+
+    async def _rethink(self, blamed: Node, evidence: str, program: str | None, params: GenerationParams) -> Node | None:
+        """Rewrite the blamed plan from the evidence; the new plan takes its place (same parent, its statistics) and is implemented."""
+        made = await operators.rethink(self.task, blamed.content, evidence, params, program=program, index=self._indices(1))
+        if not made.content:
+            return None
+        new = self._add(NodeKind.PLAN, "rethink", made.content, blamed.parent, made)
+        new.replaces, new.prior = blamed, blamed.prior
+        new.visits, new.value_sum = blamed.visits, blamed.value_sum  # the thought is rewritten in place: what was learnt of it stays
+        new.feedback = "rewrites plan %s" % blamed.id
+        blamed.retired = ("%s; " % blamed.retired if blamed.retired else "") + "rethought as plan %s" % new.id
+        self.task.record_node(blamed.row())
+        self.task.record_node(new.row())
+        await self._implement(new, self.preset.params(self.preset.temperature))
+        return new
+
+    async def _implement(self, plan_node: Node, params: GenerationParams) -> None:
+        n = self.preset.initial
+        children = [await self._program(program, "implement", plan_node)
+                    for program in await operators.implement(self.task, n, params, plan=plan_node.content, index=self._indices(n))]  # fmt: skip
+        await self._rank([c for c in children if c is not None])
+
+    async def _rank(self, siblings: list[Node]) -> None:
+        """PUCT priors for the children of one expansion: the model's ranking of them (``priors="model-rank"``), one call."""
+        if self.preset.priors != "model-rank" or len(siblings) < 2 or self.done():
+            return
+        order, made = await operators.rank(self.task, [n.content for n in siblings], self.preset.params(0.0), index=self._indices(1))
+        weights = [0.0] * len(siblings)
+        for place, position in enumerate(order):  # linear in the rank: the first of k gets k, the last 1; unranked ones get 1/2
+            weights[position] = float(len(siblings) - place)
+        weights = [w or 0.5 for w in weights]
+        for node, weight in zip(siblings, weights):
+            node.prior = weight / sum(weights)
+            self.task.record_node(node.row())
 
     # ---------------------------------------------------------------- nodes
 
@@ -232,7 +306,19 @@ class Search:
         self._revalue()
         self.tree.backpropagate(node, node.value.scalar() if node.value else 0.0)
         self.task.record_node(node.row())
+        self._prune(node.plan())
         return node
+
+    def _prune(self, plan: Node | None) -> None:
+        """CodeTree's pruning: a plan whose first ``prune_after`` programs all pass at most ``prune_below`` of the checks is dropped."""
+        preset = self.preset
+        if preset.prune_below is None or plan is None or plan.retired:
+            return
+        tried = [n for n in plan.descendants() if n.kind is NodeKind.PROGRAM and n.check is not None and n.check.total > 0 and not n.check.infra_error]
+        if len(tried) < preset.prune_after or any(n.check.fraction > preset.prune_below for n in tried):  # type: ignore[union-attr]
+            return
+        plan.retired = "pruned: its %d programs pass at most %.0f%% of the checks" % (len(tried), 100 * max(n.check.fraction for n in tried))  # type: ignore[union-attr]
+        self.task.record_node(plan.row())
 
     def _revalue(self) -> None:
         """Agreement is over every program of the tree, so each new program changes everyone's."""

@@ -79,14 +79,15 @@ async def plan(task: SolveTask, k: int, params: GenerationParams, *, index: int 
     return [Made(_strip_code(c.text).strip() or None, messages, c.text, index + i) for i, c in enumerate(completions)]
 
 
-async def rethink(task: SolveTask, plan_text: str, evidence: str, params: GenerationParams, *, index: int = 0) -> Made:
-    """The plan rewritten where the execution evidence blames it (RethinkMCTS)."""
+async def rethink(task: SolveTask, plan_text: str, evidence: str, params: GenerationParams, *, program: str | None = None, index: int = 0) -> Made:
+    """The plan rewritten where the execution evidence blames it (RethinkMCTS), seeing the failing ``program`` if given."""
+    shown = "\n\nThe program:\n\n%s" % _code_block(program) if program else ""
     messages = [
         Message.system("You are an expert Python programmer who plans before coding."),
         Message.user(
-            "Task:\n\n%s\n\nA program following this plan failed:\n\n%s\n\nEvidence from running it:\n\n%s\n\n"
+            "Task:\n\n%s\n\nA program following this plan failed:\n\n%s%s\n\nEvidence from running it:\n\n%s\n\n"
             "Rewrite the plan (at most five numbered steps, no code) so that it handles what the evidence shows."
-            % (_code_block(task.problem.prompt), plan_text.strip(), evidence.strip())
+            % (_code_block(task.problem.prompt), plan_text.strip(), shown, evidence.strip())
         ),
     ]
     (completion,) = await task.generate(messages, params.replace(n=1), index=index)
@@ -105,6 +106,30 @@ async def judge_outputs(task: SolveTask, call: str, output_a: str, output_b: str
     (completion,) = await task.generate(messages, params.replace(n=1, temperature=0.0), index=index)
     match = re.search(r"\b([AB])\b", completion.text.strip().upper())
     return (match.group(1) if match else None), Made(completion.text, messages, completion.text, index)
+
+
+async def rank(task: SolveTask, contents: list[str], params: GenerationParams, *, index: int = 0) -> tuple[list[int], Made]:
+    """The model's ranking of candidate programs (or plans), most likely correct first: positions into ``contents``.
+
+    The priors of PUCT (SWE-Search's use of the model's own judgement to
+    steer the search). Positions the reply does not name are left out;
+    a reply naming none gives an empty ranking.
+    """
+    listing = "\n\n".join("Candidate %d:\n%s" % (i + 1, _code_block(c) if "def " in c else c.strip()) for i, c in enumerate(contents))
+    messages = [
+        Message.system("You are a careful reviewer of Python functions."),
+        Message.user(
+            "Specification:\n\n%s\n\n%s\n\nRank the candidates from the most to the least likely to be correct. "
+            "Answer with their numbers only, best first, separated by commas (for example: 2, 1, 3)." % (_code_block(task.problem.prompt), listing)
+        ),
+    ]
+    (completion,) = await task.generate(messages, params.replace(n=1, temperature=0.0), index=index)
+    order: list[int] = []
+    for number in re.findall(r"\d+", completion.text):
+        position = int(number) - 1
+        if 0 <= position < len(contents) and position not in order:
+            order.append(position)
+    return order, Made(completion.text, messages, completion.text, index)
 
 
 def _strip_code(text: str) -> str:

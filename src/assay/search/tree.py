@@ -36,6 +36,13 @@ class Node:
     value_sum: float = 0.0
     expanded: int = 0  # times an operator was applied to this node
     sample_index: int = 0  # which model sample made it
+    retired: str | None = None  # plans: why this one is out of the search (pruned, rethought); nothing under it is open
+    replaces: "Node | None" = None  # plans: the plan this one rewrites (RethinkMCTS's rethink, CodeTree's revision)
+
+    @property
+    def revision(self) -> int:
+        """How many rewrites led to this plan (0 for a first plan)."""
+        return 0 if self.replaces is None else self.replaces.revision + 1
 
     @property
     def depth(self) -> int:
@@ -63,6 +70,24 @@ class Node:
         """The nearest plan this node descends from."""
         return next((n for n in [self, *self.ancestors()] if n.kind is NodeKind.PLAN), None)
 
+    def under_retired(self) -> bool:
+        """Whether this node or an ancestor was retired (its subtree is out of the search)."""
+        return any(n.retired for n in [self, *self.ancestors()])
+
+    def descendants(self) -> Iterator["Node"]:
+        for child in self.children:
+            yield child
+            yield from child.descendants()
+
+    def stats(self) -> dict[str, float]:
+        """The tree search's statistics for this node (visits, mean backed-up value, prior), as reports show them."""
+        out: dict[str, float] = {}
+        if self.visits:
+            out.update(visits=self.visits, mean=round(self.mean_value, 6))
+        if self.prior != 1.0:
+            out["prior"] = round(self.prior, 6)
+        return out
+
     def row(self) -> dict[str, Any]:
         """The node as the store keeps it (``search_nodes``), and as reports read it."""
         return {
@@ -74,8 +99,8 @@ class Node:
             "program": self.program,
             "score": None if self.value is None else round(self.value.scalar(), 6),
             "passed": None if self.check is None else int(self.check.all_passed),
-            "value": None if self.value is None else self.value.to_dict(),
-            "feedback": self.feedback,
+            "value": ({**self.value.to_dict(), **self.stats()} if self.value is not None else self.stats() or None),
+            "feedback": self.feedback if not self.retired else "\n\n".join(x for x in (self.feedback, self.retired) if x),
             "prompt": None if self.prompt is None else "\n\n".join("[%s]\n%s" % (m["role"], m["content"]) for m in self.prompt),
             "reply": self.reply,
         }
