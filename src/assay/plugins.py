@@ -166,6 +166,7 @@ BUILTIN_PLUGINS = (
     "assay.sandbox.compare",
     "assay.solve",
     "assay.search.presets",
+    "assay.search.efficiency",
     "assay.cli",
     "assay.reward.cli",
     "assay.oracles.examples",
