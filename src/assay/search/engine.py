@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from assay.models.accounting import Budget, BudgetExhausted
-from assay.models.base import GenerationParams
+from assay.models.base import Completion, GenerationParams, Message
 from assay.oracles import OracleContext
 from assay.oracles.pool import OraclePool
 from assay.plugins import ORACLES
@@ -109,6 +109,34 @@ class SandboxBudgetExhausted(Exception):
     pass
 
 
+class TokenGuard:
+    """The task as the operators see it: a model call is made only if its worst case fits the token budget left.
+
+    The worst case of a call is its prompt's bytes (a byte-level token covers
+    at least one byte), a few tokens per message for the chat template, and
+    ``n * max_tokens`` completion tokens. So a preset's ``max_model_tokens``
+    is never exceeded, not only checked before each call.
+    """
+
+    TEMPLATE_TOKENS = 8  # per message, for the chat template's markers
+
+    def __init__(self, task: SolveTask, budget: Budget) -> None:
+        self.task = task
+        self.budget = budget
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.task, name)
+
+    async def generate(self, messages: Sequence[Message], params: GenerationParams | None = None, *, index: int = 0) -> list[Completion]:
+        params = params or self.task.params
+        left = self.budget.remaining_tokens
+        if left is not None:
+            worst = sum(len(m.content.encode()) + self.TEMPLATE_TOKENS for m in messages) + params.n * params.max_tokens
+            if worst > left:
+                raise BudgetExhausted(self.budget, f"{self.budget.spent.total_tokens} tokens used of {self.budget.max_tokens}; the next call could take {worst}")
+        return await self.task.generate(messages, params, index=index)
+
+
 class Search:
     """One preset on one problem."""
 
@@ -118,6 +146,7 @@ class Search:
         self.tree = Tree()
         self.budget = Budget(max_calls=preset.max_calls, max_tokens=preset.max_model_tokens, label=f"{preset.name} search")
         task.limit(self.budget)
+        self.model: Any = TokenGuard(task, self.budget)  # what operators and oracles ask (a SolveTask, guarded)
         self.started = time.monotonic()
         self.checker: Checker | None = None
         self.next_index = 0
@@ -145,6 +174,8 @@ class Search:
         except SandboxBudgetExhausted as exc:
             self.spent.stopped = str(exc)
         best = await self.select()
+        for node in self.tree.nodes:  # once more, in the order they were made, with the statistics the search ended with
+            self.task.record_node(node.row())
         self.spent.calls, self.spent.tokens = self.budget.spent.calls, self.budget.spent.total_tokens
         self.spent.sandbox_runs = self.checker.sandbox_runs if self.checker else 0
         self.spent.seconds = time.monotonic() - self.started
@@ -181,7 +212,7 @@ class Search:
     async def build_pool(self) -> OraclePool:
         pool = OraclePool(self.task.problem.task_id)
         params = self.preset.params(0.8)
-        context = OracleContext(self.task.problem, self.task.sandbox, pool, model=self.task, params=params)
+        context = OracleContext(self.task.problem, self.task.sandbox, pool, model=self.model, params=params)
         for kind in self.preset.oracle_kinds:
             await ORACLES.get(kind).build(context)
         return pool
@@ -192,7 +223,7 @@ class Search:
         if preset.plans > 0:
             plan_params = params if preset.plan_temperature is None else preset.params(preset.plan_temperature)
             plans = [self._add(NodeKind.PLAN, "plan", made.content, None, made)
-                     for made in await operators.plan(self.task, preset.plans, plan_params, index=self._indices(preset.plans)) if made.content]  # fmt: skip
+                     for made in await operators.plan(self.model, preset.plans, plan_params, index=self._indices(preset.plans)) if made.content]  # fmt: skip
             await self._rank(plans)
             for plan_node in plans:
                 await self._implement(plan_node, params)
@@ -201,12 +232,12 @@ class Search:
             return
         sampled = preset.initial
         if preset.greedy_first and sampled > 0:
-            for made in await operators.implement(self.task, 1, preset.params(0.0), index=self._indices(1)):
+            for made in await operators.implement(self.model, 1, preset.params(0.0), index=self._indices(1)):
                 await self._program(made, "implement", None)
             sampled -= 1
             if sampled == 0 or self.done():
                 return
-        for made in await operators.implement(self.task, sampled, params, index=self._indices(sampled)):
+        for made in await operators.implement(self.model, sampled, params, index=self._indices(sampled)):
             await self._program(made, "implement", None)
 
     async def expand(self, node: Node) -> None:
@@ -225,17 +256,17 @@ class Search:
                 await self._rethink(blamed, feedback, program, params)
             return
         if preset.expand == "reflexion":
-            made = await operators.reflect(self.task, program, feedback, params, index=self._indices(1))
+            made = await operators.reflect(self.model, program, feedback, params, index=self._indices(1))
             if not made.content:
                 return
             reflection = self._add(NodeKind.REFLECTION, "reflect", made.content, node, made)
             memory = [n.content for n in [reflection, *reflection.ancestors()] if n.kind is NodeKind.REFLECTION]
             children = [await self._program(attempt, "implement", reflection)
-                        for attempt in await operators.implement(self.task, preset.branching, params, reflections=list(reversed(memory)), index=self._indices(preset.branching))]  # fmt: skip
+                        for attempt in await operators.implement(self.model, preset.branching, params, reflections=list(reversed(memory)), index=self._indices(preset.branching))]  # fmt: skip
             await self._rank([c for c in children if c is not None])
             return
         children = [await self._program(made, "trace-debug" if preset.expand == "trace-debug" else "debug", node)
-                    for made in await operators.debug(self.task, program, feedback, params, n=preset.branching, index=self._indices(preset.branching))]  # fmt: skip
+                    for made in await operators.debug(self.model, program, feedback, params, n=preset.branching, index=self._indices(preset.branching))]  # fmt: skip
         await self._rank([c for c in children if c is not None])
 
     async def _evidence(self, node: Node) -> str:
@@ -251,7 +282,7 @@ class Search:
 
     async def _rethink(self, blamed: Node, evidence: str, program: str | None, params: GenerationParams) -> Node | None:
         """Rewrite the blamed plan from the evidence; the new plan takes its place (same parent, its statistics) and is implemented."""
-        made = await operators.rethink(self.task, blamed.content, evidence, params, program=program, index=self._indices(1))
+        made = await operators.rethink(self.model, blamed.content, evidence, params, program=program, index=self._indices(1))
         if not made.content:
             return None
         new = self._add(NodeKind.PLAN, "rethink", made.content, blamed.parent, made)
@@ -267,14 +298,14 @@ class Search:
     async def _implement(self, plan_node: Node, params: GenerationParams) -> None:
         n = self.preset.initial
         children = [await self._program(program, "implement", plan_node)
-                    for program in await operators.implement(self.task, n, params, plan=plan_node.content, index=self._indices(n))]  # fmt: skip
+                    for program in await operators.implement(self.model, n, params, plan=plan_node.content, index=self._indices(n))]  # fmt: skip
         await self._rank([c for c in children if c is not None])
 
     async def _rank(self, siblings: list[Node]) -> None:
         """PUCT priors for the children of one expansion: the model's ranking of them (``priors="model-rank"``), one call."""
         if self.preset.priors != "model-rank" or len(siblings) < 2 or self.done():
             return
-        order, made = await operators.rank(self.task, [n.content for n in siblings], self.preset.params(0.0), index=self._indices(1))
+        order, made = await operators.rank(self.model, [n.content for n in siblings], self.preset.params(0.0), index=self._indices(1))
         weights = [0.0] * len(siblings)
         for place, position in enumerate(order):  # linear in the rank: the first of k gets k, the last 1; unranked ones get 1/2
             weights[position] = float(len(siblings) - place)
@@ -362,7 +393,7 @@ class Search:
                 continue
             call = "%s(%s)" % (self.task.problem.entry_point, ", ".join(repr(a) for a in found.args or ()))
             try:
-                verdict, made = await operators.judge_outputs(self.task, call, found.a.describe(), found.b.describe(), self.preset.params(0.0), index=self._indices(1))
+                verdict, made = await operators.judge_outputs(self.model, call, found.a.describe(), found.b.describe(), self.preset.params(0.0), index=self._indices(1))
             except BudgetExhausted:
                 break
             node = self._add(NodeKind.REFLECTION, "select", "%s: A=%s, B=%s -> %s" % (call, found.a.describe(), found.b.describe(), verdict or "?"), winner, made)
