@@ -121,9 +121,9 @@ def test_cli_eval_writes_results(tmp_path):
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # a rejected line: results written, but a script can tell (--allow-bad-lines: 0)
     assert "pass@1" in proc.stdout and "1.0000" in proc.stdout
-    assert "line 4" in proc.stderr
+    assert "line 4" in proc.stderr and "--allow-bad-lines" in proc.stderr
     assert len(results.read_text().splitlines()) == 4
 
 

@@ -69,6 +69,7 @@ def configure_eval(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
     ev.add_argument("--k", type=_ks, default=(1, 10), help="pass@k values, e.g. 1,10")
     ev.add_argument("--resume", action="store_true", help="continue a killed run without re-running finished samples")
+    ev.add_argument("--allow-bad-lines", action="store_true", help="exit 0 even when input lines were rejected (they are still reported, and count as failed samples)")
     ev.add_argument("--store", type=Path, default=None, help="SQLite run store (default .assay/store.sqlite)")
     ev.add_argument("--report", type=Path, default=None, help="also write the run's HTML report here (see `assay report`)")
     ev.add_argument("--efficiency", action="store_true", help="also measure ENAMEL efficiency (eff@k, cost, speedup) on stress inputs")
@@ -170,11 +171,28 @@ def command_eval(args: argparse.Namespace) -> int:
         report = evaluate(args.benchmark, args.samples, config=config, store=store, resume=args.resume, on_progress=on_progress)
     if args.results:
         write_results(report, args.results)
+    if not report.outcomes:
+        return _no_samples(args.samples, report.errors)
     print_report(report)
     if args.results:
         console.print("results: %s" % args.results)
     write_run_report(args, report.run_id)
+    if report.errors and not args.allow_bad_lines:
+        errors.print("[red]error[/]: %d input line%s rejected (listed above; each counts as a failed sample of its task where it names one); "
+                     "exiting 1. Fix the file, or pass --allow-bad-lines to accept it." % (len(report.errors), " was" if len(report.errors) == 1 else "s were"))  # fmt: skip
+        return 1
     return 0
+
+
+def _no_samples(source: str, rejected: list) -> int:
+    """Nothing ran: say so plainly (an empty file, or every line rejected) and exit 1, whatever --allow-bad-lines says."""
+    for _, error in rejected[:20]:
+        errors.print("[yellow]skipped input[/] %s" % error)
+    if len(rejected) > 20:
+        errors.print("[yellow]... and %d more bad lines[/]" % (len(rejected) - 20))
+    why = ("every one of its %d lines was rejected (see above)" % len(rejected)) if rejected else "it has no samples (an empty file, or only blank lines)"
+    errors.print("[red]error[/]: no samples: %s: %s; nothing was evaluated" % (source, why))
+    return 1
 
 
 def write_run_report(args: argparse.Namespace, run_id: str) -> None:
@@ -217,10 +235,19 @@ def print_report(report, command: str = "eval") -> None:
     for status, count in sorted(report.status_counts.items(), key=lambda item: -item[1]):
         statuses.add_row(status, str(count))
     console.print(statuses)
-    rate = (samples - report.reused) / report.elapsed_seconds if report.elapsed_seconds > 0 else 0.0
-    console.print("%.1fs, %.1f samples/s%s" % (report.elapsed_seconds, rate, (", %d reused from the store" % report.reused) if report.reused else ""))
+    console.print("%.1fs%s%s" % (report.elapsed_seconds, rate_text(samples - report.reused, report.elapsed_seconds), (", %d reused from the store" % report.reused) if report.reused else ""))
     if report.infra_errors:
         errors.print("[red]%d samples hit an infrastructure error[/]: they are left out of pass@k; rerun with --resume to retry them" % report.infra_errors)
+
+
+def rate_text(samples: int, seconds: float) -> str:
+    """", 12.3 samples/s", or ", 4.2 s/sample" for slow runs (never "0.0 samples/s"); "" when nothing ran."""
+    if samples <= 0 or seconds <= 0:
+        return ""
+    rate = samples / seconds
+    if rate >= 1.0:
+        return ", %.1f samples/s" % rate
+    return ", %.1f s/sample" % (seconds / samples)
 
 
 # -------------------------------------------------------------------- solve

@@ -90,7 +90,17 @@ class SampleOutcome:
 
     @property
     def status(self) -> Status:
-        return self.verdict.status
+        """The worst test's status; a sample correct on its tests that failed the stress inputs says why.
+
+        Never ``pass`` with ``passed`` false: a wrong answer on a stress
+        input is ``fail``, a program ENAMEL's budget censored at the first
+        stress level is ``too_slow``.
+        """
+        status = self.verdict.status
+        if status is Status.PASS and not self.passed:
+            detail = self.efficiency.detail if self.efficiency is not None else {}
+            return Status.FAIL if detail.get("failed_at") is not None else Status.TOO_SLOW
+        return status
 
     def to_line(self) -> dict[str, Any]:
         """The result line (``--results``) and the stored row's JSON."""
@@ -399,7 +409,7 @@ def score(run_id: str, benchmark: str, problems: Sequence[Problem], outcomes: li
             pass_at[k] = pass_at_k_over_problems(eligible, k)
     counts = Counter(outcome.status.value for outcome in outcomes)
     if errors:
-        counts["bad_line"] = len(errors)
+        counts[Status.BAD_INPUT.value] = len(errors)
     return EvalReport(run_id, benchmark, outcomes, errors, pass_at, dict(counts), len(per_problem), elapsed, reused)
 
 
@@ -407,7 +417,7 @@ def write_results(report: EvalReport, path: str | Path) -> None:
     """One line per sample in input order (bad input lines included, as errors)."""
     rows: list[tuple[int, dict]] = [(o.position, o.to_line()) for o in report.outcomes]
     for position, error in report.errors:
-        rows.append((position, {"task_id": error.task_id, "index": error.index, "line_number": error.line_number, "passed": False, "status": "bad_input", "error": error.message, "tests": []}))
+        rows.append((position, {"task_id": error.task_id, "index": error.index, "line_number": error.line_number, "passed": False, "status": Status.BAD_INPUT.value, "error": error.message, "tests": []}))
     rows.sort(key=lambda row: row[0])
     with open(path, "w", encoding="utf-8") as handle:
         for _, row in rows:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 from assay import sealing
 from assay.evaluate import EvalReport, Evaluation, Pending, Progress, run_identity
 from assay.models.accounting import Budget, Ledger, MeteredModel
-from assay.models.base import Completion, GenerationParams, Message, Model
+from assay.models.base import Completion, GenerationParams, Message, Model, aclose_model
 from assay.models.extract import program_from_reply
 from assay.plugins import STRATEGIES, hookimpl
 from assay.problems import Problem
@@ -224,8 +224,11 @@ def solve(
 
     async def generate_all() -> None:
         gate = asyncio.Semaphore(config.concurrency)
-        with sealing.sealed(sealed_paths):
-            await asyncio.gather(*(one(i, view, gate) for i, view in views))
+        try:
+            with sealing.sealed(sealed_paths):
+                await asyncio.gather(*(one(i, view, gate) for i, view in views))
+        finally:  # this loop ends with the run: close the model's connections on it (no "unclosed transport" at exit)
+            await aclose_model(metered)
 
     failure: list[BaseException] = []
 

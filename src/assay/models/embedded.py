@@ -10,9 +10,11 @@ is loaded once per process and shared by every :class:`EmbeddedModel` on it.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import random
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +174,21 @@ def load_llama(path: Path, n_ctx: int, n_threads: int) -> Any:
             "(is it a GGUF file this llama.cpp version supports?)"
         ) from None
     return llama
+
+
+def _close_llama_cpp_null_files() -> None:
+    """llama_cpp opens /dev/null twice when imported and never closes it; at exit Python says "unclosed file".
+
+    Its only users are model loads, all over by the time atexit runs.
+    """
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None and not getattr(handle, "closed", True):
+            handle.close()
+
+
+atexit.register(_close_llama_cpp_null_files)
 
 
 def forget_loaded_models() -> None:

@@ -37,9 +37,10 @@ STATUS_COLORS = {
     "memory": "#4527a0",
     "output_limit": "#00838f",
     "crash": "#37474f",
+    "too_slow": "#ad1457",
     "skipped": "#9e9e9e",
     "infra_error": "#f9a825",
-    "bad_line": "#795548",
+    "bad_input": "#795548",
 }
 STATUS_ORDER = list(STATUS_COLORS)
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]

@@ -15,7 +15,8 @@ MiB = 1024 * 1024
 
 
 def configure_serve(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1); any other than loopback needs ASSAY_API_KEY or --insecure")
+    parser.add_argument("--insecure", action="store_true", help="serve on a non-loopback address without an API key (whoever reaches it runs code here)")
     parser.add_argument("--port", type=int, default=8750, help="port (default 8750; 0 picks a free one)")
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per CPU)")
     parser.add_argument("--benchmark", default=None, help="default benchmark for items that name only a task_id")
@@ -34,7 +35,7 @@ def register_commands(register: Callable[..., None]) -> None:
         help="serve rewards over HTTP (POST /v1/rewards, /v1/run; GET /healthz, /metrics)",
         description=(
             "Serve correctness and efficiency rewards over HTTP. Set ASSAY_API_KEY to require "
-            "'Authorization: Bearer <key>'. SIGTERM drains: accepted work finishes (or is answered "
+            "'Authorization: Bearer <key>' (required to bind an address other than loopback, unless --insecure). SIGTERM drains: accepted work finishes (or is answered "
             "as not run after --drain-timeout), new requests get 503."
         ),
         configure=configure_serve, run=lambda args: run_serve(args) or 0,
@@ -43,10 +44,18 @@ def register_commands(register: Callable[..., None]) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     from assay.reward.scoring import RewardScorer
-    from assay.reward.server import API_KEY_ENV, RewardService, ServerConfig
+    from assay.reward.server import API_KEY_ENV, RewardService, ServerConfig, exposure_error
     from assay.sandbox.limits import Limits
     from assay.sandbox.pool import Sandbox
 
+    insecure = bool(getattr(args, "insecure", False))
+    refused = exposure_error(args.host, os.environ.get(API_KEY_ENV) or None, insecure)
+    if refused:  # before any sandbox starts
+        print(f"assay serve: error: {refused}", file=sys.stderr, flush=True)
+        return 2
+    if insecure and not os.environ.get(API_KEY_ENV):
+        print(f"assay serve: warning: --insecure: serving on {args.host!r} without an API key; whoever can reach this port "
+              f"can run any code in the sandbox (set {API_KEY_ENV} to require a key)", file=sys.stderr, flush=True)  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     limits = Limits()
     if args.cpu_seconds:
@@ -61,6 +70,7 @@ def run_serve(args: argparse.Namespace) -> int:
         drain_timeout=args.drain_timeout,
         default_benchmark=args.benchmark,
         access_log=args.access_log,
+        insecure=insecure,
     )
     sandbox = Sandbox(workers=args.workers, limits=limits)
     service = RewardService(config, RewardScorer(sandbox, own_sandbox=True))

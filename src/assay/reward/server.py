@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
 import math
 import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -66,10 +68,43 @@ class ServerConfig:
     drain_timeout: float = 30.0
     default_benchmark: str | None = None
     access_log: bool = False
+    insecure: bool = False  # allow a non-loopback address without an API key (anyone who reaches it runs code)
 
     @property
     def batch_limit(self) -> int:
         return min(self.max_batch_items or self.max_queue_items, self.max_queue_items)
+
+
+class ExposedError(Exception):
+    """Refused: a non-loopback address without an API key (anyone who reaches it could run code)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback address (127.0.0.0/8, ::1, localhost).
+
+    An empty host binds every interface; a name that does not resolve is not
+    known to be loopback.
+    """
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]).is_loopback for info in infos)
+
+
+def exposure_error(host: str, api_key: str | None, insecure: bool) -> str | None:
+    """Why binding ``host`` is refused, with how to fix it; None when it is allowed."""
+    if api_key or insecure or is_loopback(host):
+        return None
+    return (f"refusing to serve on {host or 'every interface'!r} without an API key: whoever can reach it could run any code "
+            f"in this machine's sandbox. Set {API_KEY_ENV} (clients then send 'Authorization: Bearer <key>'), or bind "
+            f"127.0.0.1, or pass --insecure if the network is yours alone.")  # fmt: skip
 
 
 class RequestError(Exception):
@@ -385,7 +420,14 @@ class RewardService:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> tuple[str, int]:
-        """Bind and serve; returns the (host, port) actually bound (port 0 picks a free one)."""
+        """Bind and serve; returns the (host, port) actually bound (port 0 picks a free one).
+
+        Raises :class:`ExposedError` for a non-loopback address without an
+        API key, unless ``config.insecure``.
+        """
+        refused = exposure_error(self.config.host, self.config.api_key, self.config.insecure)
+        if refused:
+            raise ExposedError(refused)
         self._loop = asyncio.get_running_loop()
         self._runner = web.AppRunner(self.app, access_log=log if self.config.access_log else None, shutdown_timeout=max(1.0, self.config.drain_timeout))
         await self._runner.setup()

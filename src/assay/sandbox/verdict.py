@@ -8,7 +8,15 @@ from typing import Any
 
 
 class Status(str, Enum):
-    """Outcome of one test. ``INFRA_ERROR`` is ours, never the candidate's."""
+    """Outcome of one test, and of a sample (its worst test): the one status vocabulary.
+
+    ``INFRA_ERROR`` is ours, never the candidate's. Two statuses are a
+    sample's only, never a test's: ``TOO_SLOW`` (correct on its tests, but
+    ENAMEL's rules censored it on the stress inputs, so it does not pass an
+    efficiency run) and ``BAD_INPUT`` (the input line could not become a
+    sample: malformed JSON, an unknown task, ...). Results, the store, the
+    summary and reports all use these values.
+    """
 
     PASS = "pass"
     FAIL = "fail"  # ran, returned a wrong answer
@@ -19,6 +27,8 @@ class Status(str, Enum):
     CRASH = "crash"  # the process died (signal, early exit, killed its parent)
     SKIPPED = "skipped"  # not run: the sample's budget was spent first, or an earlier test decided it
     INFRA_ERROR = "infra_error"  # the sandbox itself failed
+    TOO_SLOW = "too_slow"  # sample only: correct on its tests, censored by ENAMEL's budget at the first stress level
+    BAD_INPUT = "bad_input"  # sample only: the input line was rejected before anything ran
 
     @property
     def severity(self) -> int:
@@ -30,13 +40,15 @@ class Status(str, Enum):
 _SEVERITY = {
     Status.PASS: 0,
     Status.SKIPPED: 1,
-    Status.FAIL: 2,
-    Status.ERROR: 3,
-    Status.OUTPUT_LIMIT: 4,
-    Status.MEMORY: 5,
-    Status.TIMEOUT: 6,
-    Status.CRASH: 7,
-    Status.INFRA_ERROR: 8,
+    Status.TOO_SLOW: 2,
+    Status.FAIL: 3,
+    Status.ERROR: 4,
+    Status.OUTPUT_LIMIT: 5,
+    Status.MEMORY: 6,
+    Status.TIMEOUT: 7,
+    Status.CRASH: 8,
+    Status.BAD_INPUT: 9,
+    Status.INFRA_ERROR: 10,
 }
 
 
