@@ -291,3 +291,14 @@ def test_a_tree_preset_cannot_reach_the_hidden_tests(tmp_path, sandbox, name):
     assert not [m for messages, _ in model.requests for m in messages if hidden in m.content]
     assert not [r for r in rows if hidden in (r["feedback"] or "") + (r["prompt"] or "")]
     assert report.evaluation.outcomes[0].spent["calls"] >= 1
+
+
+def test_a_rewritten_plans_visits_count_once_at_the_root():
+    from assay.search.tree import NodeKind, Tree
+
+    tree = Tree()
+    old, other = tree.add(NodeKind.PLAN, "plan", "a"), tree.add(NodeKind.PLAN, "plan", "b")
+    old.visits, other.visits = 3, 2
+    new = tree.add(NodeKind.PLAN, "rethink", "a'", replaces=old)
+    new.visits, old.replaced_by, old.retired = 3, new, "rethought as plan 2"
+    assert tree.root_visits() == 5 and new.revision == 1

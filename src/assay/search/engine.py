@@ -286,7 +286,7 @@ class Search:
         if not made.content:
             return None
         new = self._add(NodeKind.PLAN, "rethink", made.content, blamed.parent, made)
-        new.replaces, new.prior = blamed, blamed.prior
+        new.replaces, new.prior, blamed.replaced_by = blamed, blamed.prior, new
         new.visits, new.value_sum = blamed.visits, blamed.value_sum  # the thought is rewritten in place: what was learnt of it stays
         new.feedback = "rewrites plan %s" % blamed.id
         blamed.retired = ("%s; " % blamed.retired if blamed.retired else "") + "rethought as plan %s" % new.id

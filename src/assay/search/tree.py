@@ -38,6 +38,7 @@ class Node:
     sample_index: int = 0  # which model sample made it
     retired: str | None = None  # plans: why this one is out of the search (pruned, rethought); nothing under it is open
     replaces: "Node | None" = None  # plans: the plan this one rewrites (RethinkMCTS's rethink, CodeTree's revision)
+    replaced_by: "Node | None" = None  # plans: the plan that rewrites this one
 
     @property
     def revision(self) -> int:
@@ -135,12 +136,16 @@ class Tree:
             each.visits += 1
             each.value_sum += reward
 
+    def root_visits(self) -> int:
+        """The visits of the (virtual) root: its live children's; a rewritten plan's visits live on in its replacement."""
+        return sum(r.visits for r in self.roots if r.replaced_by is None)
+
     def uct_score(self, node: Node, exploration: float) -> float:
-        parent_visits = node.parent.visits if node.parent is not None else sum(r.visits for r in self.roots)
+        parent_visits = node.parent.visits if node.parent is not None else self.root_visits()
         if node.visits == 0:
             return math.inf
         return node.mean_value + exploration * math.sqrt(math.log(max(1, parent_visits)) / node.visits)
 
     def puct_score(self, node: Node, exploration: float) -> float:
-        parent_visits = node.parent.visits if node.parent is not None else sum(r.visits for r in self.roots)
+        parent_visits = node.parent.visits if node.parent is not None else self.root_visits()
         return node.mean_value + exploration * node.prior * math.sqrt(max(1, parent_visits)) / (1 + node.visits)
