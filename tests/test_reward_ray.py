@@ -88,3 +88,32 @@ def test_no_live_actor_fails_loudly(local_ray):
         ray.kill(lonely.slots[0].handle, no_restart=True)
         with pytest.raises(RewardPoolError):
             lonely.score_batch([RewardItem(problem, solution="def f(x):\n    return x\n")], timeout=60)
+
+
+def test_serve_on_ray_equals_serve_in_process(pool, sandbox):
+    """``assay serve --ray``: the service over RayScorer answers what it answers over a local sandbox; a lost actor costs nothing."""
+    import httpx
+
+    from assay.reward.ray_pool import RayScorer
+    from assay.reward.server import ServerConfig, serve_in_thread
+
+    scorer = RayScorer(pool)
+    body = {"kind": "fraction", "benchmark": "humaneval", "items": []}
+    for i, item in enumerate(humaneval_items()[:10]):
+        body["items"].append({"task_id": item.problem.task_id, "completion": item.completion, "id": i})
+    run_body = {"tests": [{"args": [3], "expected": 4}, {"args": [5], "expected": 7}], "entry_point": "f", "program": "def f(x):\n    return x + 1\n"}
+    answers = {}
+    for name, server_scorer in (("ray", scorer), ("local", RewardScorer(sandbox))):
+        with serve_in_thread(ServerConfig(port=0), server_scorer) as server:
+            rewards = httpx.post(server.url + "/v1/rewards", json=body, timeout=120).json()
+            run = httpx.post(server.url + "/v1/run", json=run_body, timeout=120).json()
+            answers[name] = ([(r["id"], r["reward"], r["status"]) for r in rewards["results"]], [t["status"] for t in run["tests"]])
+    assert answers["ray"] == answers["local"]
+    assert answers["ray"][1] == ["pass", "fail"]
+    assert {r[1] for r in answers["ray"][0]} == {0.0, 1.0}
+
+    before = pool.replacements
+    victim = min((s for s in pool.slots if s.alive), key=lambda s: (s.inflight, s.index))  # the one the next item goes to
+    ray.kill(victim.handle, no_restart=True)
+    again = scorer.score(humaneval_items()[0], RewardSpec(kind="correctness"))
+    assert again.value == 1.0 and pool.replacements == before + 1

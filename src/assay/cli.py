@@ -76,6 +76,9 @@ def configure_eval(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--meter", choices=[*meter_names(), "cpu"], default=None, help="efficiency meter (default: instructions where valgrind is installed, else cpu-time; 'cpu' is cpu-time)")
     ev.add_argument("--repeats", type=int, default=3, help="cpu-time meter: runs per stress input")
     _add_limit_options(ev)
+    from assay.scale import add_ray_option
+
+    add_ray_option(ev)
 
 
 def configure_solve(so: argparse.ArgumentParser) -> None:
@@ -98,6 +101,9 @@ def configure_solve(so: argparse.ArgumentParser) -> None:
     so.add_argument("--results", type=Path, default=None, help="write one JSON line per sample here")
     so.add_argument("--report", type=Path, default=None, help="also write the run's HTML report here (see `assay report`)")
     _add_limit_options(so)
+    from assay.scale import add_ray_option
+
+    add_ray_option(so)
 
 
 def configure_models(models: argparse.ArgumentParser) -> None:
@@ -142,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 def command_eval(args: argparse.Namespace) -> int:
     from assay.evaluate import EvalConfig, evaluate, write_results
     from assay.problems import load_benchmark
+    from assay.scale import RayJudgeError, judge_for
     from assay.sandbox.limits import Limits, MiB
     from assay.store import Store
 
@@ -167,8 +174,12 @@ def command_eval(args: argparse.Namespace) -> int:
     store = Store(args.store) if args.store else Store()
     progress, on_progress = progress_bar("evaluating")
 
-    with progress, store:
-        report = evaluate(args.benchmark, args.samples, config=config, store=store, resume=args.resume, on_progress=on_progress)
+    try:
+        with store, judge_for(args, limits, errors.print) as judge, progress:
+            report = evaluate(args.benchmark, args.samples, config=config, store=store, resume=args.resume, on_progress=on_progress, judge=judge)
+    except RayJudgeError as exc:
+        errors.print("[red]error[/]: %s" % exc)
+        return 1
     if args.results:
         write_results(report, args.results)
     if not report.outcomes:
@@ -259,6 +270,7 @@ def command_solve(args: argparse.Namespace) -> int:
     from assay.problems import load_benchmark
     from assay.sandbox.limits import Limits, MiB
     from assay.sandbox.pool import Sandbox
+    from assay.scale import RayJudgeError, judge_for
     from assay.solve import SolveConfig, solve
     from assay.store import Store
 
@@ -278,10 +290,13 @@ def command_solve(args: argparse.Namespace) -> int:
 
     config = SolveConfig(strategy=args.strategy, n=args.n, params=params, concurrency=args.concurrency)
     try:
-        with progress, store, Sandbox(workers=args.workers, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout) as box:
-            report = solve(problems, cached, config=config, sandbox=box, store=store, benchmark=args.benchmark, resume=args.resume, on_progress=on_progress)
+        with store, judge_for(args, limits, errors.print) as judge, progress, Sandbox(workers=args.workers, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout) as box:
+            report = solve(problems, cached, config=config, sandbox=box, store=store, benchmark=args.benchmark, resume=args.resume, on_progress=on_progress, judge=judge)
     except ModelError as exc:
         errors.print("[red]model error[/]: %s" % exc)
+        return 1
+    except RayJudgeError as exc:
+        errors.print("[red]error[/]: %s" % exc)
         return 1
     if args.results:
         write_results(report.evaluation, args.results)

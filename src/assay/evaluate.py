@@ -290,8 +290,14 @@ def evaluate(
     resume: bool = False,
     sandbox: Sandbox | None = None,
     on_progress: Progress | None = None,
+    judge: Any = None,
 ) -> EvalReport:
     """Run every sample, store each result as it comes, and score the set.
+
+    ``judge``: something with ``Sandbox.run_many``'s signature that judges
+    instead of a local sandbox (``assay.scale.RayJudge``: the samples spread
+    over a Ray cluster, verdicts streaming back into this process's store).
+    The efficiency stage, if any, still measures on a local sandbox.
 
     With ``config.efficiency`` a second stage measures every judged sample
     on stress inputs; a sample is stored once judged and again once measured,
@@ -322,14 +328,15 @@ def evaluate(
         run.completed = run.total - len(todo) - len(unmeasured)
         run.progress()
         if todo or unmeasured:
-            box = sandbox or Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds)
+            local = judge is None or measuring
+            box = sandbox or (Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds) if local else None)
             try:
-                judged = list(run.judge(box, by_id, todo, final=not measuring))
+                judged = list(run.judge(judge or box, by_id, todo, final=not measuring))
                 if measuring:
                     programs = {position: item for position, item in enumerate(items) if isinstance(item, Sample)}
                     measure_efficiency(run, box, config.efficiency, by_id, programs, unmeasured + judged)
             finally:
-                if sandbox is None:
+                if sandbox is None and box is not None:
                     box.close()
         report = run.finish(problems, config.ks, errors)
     finally:

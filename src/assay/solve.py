@@ -179,6 +179,7 @@ def solve(
     benchmark: str = "custom",
     resume: bool = False,
     on_progress: Progress | None = None,
+    judge: Any = None,
 ) -> SolveReport:
     """Run the strategy on every problem, judge each candidate on the hidden tests, and score the set.
 
@@ -189,6 +190,11 @@ def solve(
     they arrive. With ``resume``, problems whose answers are all stored are
     not run again (replies come from the response cache where the model is
     wrapped in one).
+
+    ``judge`` (``assay.scale.RayJudge``): the candidates are judged on the
+    hidden tests there (a Ray cluster) instead of on ``sandbox``; the model
+    calls, the strategies (and the runs a search makes on visible tests, on
+    ``sandbox``) and the store stay in this process.
     """
     config = config or SolveConfig()
     strategy: Strategy = STRATEGIES.get(config.strategy)
@@ -255,7 +261,7 @@ def solve(
 
     thread = threading.Thread(target=writer, name="assay-solve-strategies", daemon=True)
     thread.start()
-    for _ in run.judge(sandbox, by_id, candidates()):
+    for _ in run.judge(judge or sandbox, by_id, candidates()):
         pass
     thread.join()
     if failure:

@@ -27,6 +27,8 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish accepted work on shutdown (default 30)")
     parser.add_argument("--cpu-seconds", type=float, default=None, help="per-test CPU limit when a problem has no reference (default: the sandbox's)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument("--ray", metavar="ADDRESS", default=None,
+                        help="score on a Ray cluster ('auto', a head's host:port, or 'local'): actors with --workers sandbox workers each (default 1), one per that many CPUs")  # fmt: skip
 
 
 @hookimpl
@@ -72,8 +74,14 @@ def run_serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         insecure=insecure,
     )
-    sandbox = Sandbox(workers=args.workers, limits=limits)
-    service = RewardService(config, RewardScorer(sandbox, own_sandbox=True))
+    if getattr(args, "ray", None):
+        from assay.reward.ray_pool import RayScorer
+
+        scorer = RayScorer.connect(args.ray, workers=args.workers, limits=limits)
+        print(f"assay serve: scoring on Ray ({args.ray}): {len(scorer.pool.actors)} actors", file=sys.stderr, flush=True)
+    else:
+        scorer = RewardScorer(Sandbox(workers=args.workers, limits=limits), own_sandbox=True)
+    service = RewardService(config, scorer)
 
     def ready(host: str, port: int) -> None:
         auth = "API key required" if service.config.api_key else f"no API key (set {API_KEY_ENV} to require one)"

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -44,6 +46,10 @@ class RewardActor:
 
     def score(self, items: list[RewardItem], spec: RewardSpec) -> list[Reward]:
         return self.scorer.score_batch(items, spec)
+
+    def run(self, problem: Any, program: str, policy: Any = None) -> Any:
+        """One program's verdicts (``POST /v1/run`` on ``assay serve --ray``)."""
+        return self.scorer.sandbox.run(problem, program, policy=policy)
 
     def info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "workers": self.scorer.sandbox.size, "node": _node_id()}
@@ -108,7 +114,8 @@ class RayRewardPool:
             raise ImportError("RayRewardPool needs Ray: pip install 'assay[ray]'") from None
 
         if not ray.is_initialized():
-            ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False)
+            target = None if address == "local" else address
+            ray.init(address=target or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False)
         self._ray = ray
         self.workers_per_actor = workers_per_actor
         self.num_cpus_per_actor = workers_per_actor if num_cpus_per_actor is None else num_cpus_per_actor
@@ -122,6 +129,7 @@ class RayRewardPool:
         self.limits = limits
         self.actor_options = dict(actor_options or {})
         self._actor_class = ray.remote(RewardActor)
+        self._lock = threading.RLock()  # slots and their counts: score_batch may be called from many threads (assay serve --ray)
         self.slots: list[_Slot] = []
         self.replacements = 0
         for _ in range(num_actors):
@@ -178,6 +186,36 @@ class RayRewardPool:
             raise RewardPoolError("no live reward actor is left in the pool")
         return min(live, key=lambda s: (s.inflight, s.index))
 
+    def _lost(self, slot: _Slot) -> None:
+        with self._lock:
+            if slot.alive:
+                slot.alive = False
+                if self.replace_dead:
+                    self._start_actor()
+                    self.replacements += 1
+
+    def run(self, problem: Any, program: str, policy: Any = None) -> Any:
+        """One program's verdicts on an actor's sandbox; a lost actor is retried on another, then InfraError."""
+        from assay.sandbox.worker import InfraError
+
+        errors = []
+        for _ in range(self.max_retries + 1):
+            with self._lock:
+                try:
+                    slot = self._pick()
+                except RewardPoolError as exc:
+                    raise InfraError(str(exc)) from exc
+                slot.inflight += 1
+            try:
+                return self._ray.get(slot.handle.run.remote(problem, program, policy))
+            except (self._ray.exceptions.RayActorError, self._ray.exceptions.ActorUnavailableError) as exc:
+                errors.append(f"actor {slot.index}: {type(exc).__name__}")
+                self._lost(slot)
+            finally:
+                with self._lock:
+                    slot.inflight -= 1
+        raise InfraError("the Ray actors running it were lost %d times (%s)" % (len(errors), "; ".join(errors)))
+
     def score_batch(self, items: Iterable[RewardItem], spec: RewardSpec | None = None, timeout: float | None = None) -> list[Reward]:
         """Rewards for ``items`` in input order; raises RewardPoolError rather than lose or invent one."""
         ray = self._ray
@@ -190,9 +228,10 @@ class RayRewardPool:
         pending: dict[Any, tuple[_Chunk, _Slot]] = {}
 
         def dispatch(chunk: _Chunk) -> None:
-            slot = self._pick()
-            chunk.attempts += 1
-            slot.inflight += 1
+            with self._lock:
+                slot = self._pick()
+                chunk.attempts += 1
+                slot.inflight += 1
             pending[slot.handle.score.remote(chunk.items, spec)] = (chunk, slot)
 
         for chunk in self._chunks(items):
@@ -204,16 +243,13 @@ class RayRewardPool:
                 raise RewardPoolError(f"the batch did not finish within {timeout} s ({len(pending)} chunks outstanding)")
             ref = done[0]
             chunk, slot = pending.pop(ref)
-            slot.inflight -= 1
+            with self._lock:
+                slot.inflight -= 1
             try:
                 rewards = ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
                 chunk.errors.append(f"actor {slot.index}: {type(exc).__name__}")
-                if slot.alive:
-                    slot.alive = False
-                    if self.replace_dead:
-                        self._start_actor()
-                        self.replacements += 1
+                self._lost(slot)
                 if chunk.attempts > self.max_retries:
                     raise RewardPoolError(f"chunk {chunk.index} failed {chunk.attempts} times: {'; '.join(chunk.errors)}") from exc
                 dispatch(chunk)
@@ -232,6 +268,59 @@ class RayRewardPool:
         """Like :func:`assay.reward.scoring.score_pairs`, on the pool."""
         items = [RewardItem(p, solution=t) if as_solution else RewardItem(p, completion=t) for p, t in pairs]
         return self.score_batch(items, RewardSpec(kind=kind))  # type: ignore[arg-type]
+
+
+class RayScorer:
+    """A RayRewardPool in a RewardScorer's place in the reward service (``assay serve --ray``).
+
+    Each item is one call to the least-loaded actor (the service already
+    runs items concurrently, ``concurrency`` at a time: the actors' workers);
+    a lost actor's item is retried on another, and a pool that cannot score
+    answers ``reward: null`` with status ``infra_error``, never a 0.
+    """
+
+    def __init__(self, pool: RayRewardPool) -> None:
+        self.pool = pool
+        self.concurrency = max(1, sum(1 for s in pool.slots if s.alive) * pool.workers_per_actor)
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, address: str | None, *, workers: int | None = None, limits: Limits | None = None) -> "RayScorer":
+        """Join the cluster at ``address`` ('auto', host:port, 'local') with one actor per ``workers`` CPUs (default: one per CPU)."""
+        pool = RayRewardPool(workers_per_actor=workers or 1, limits=limits, address=address)
+        pool.wait_ready()
+        return cls(pool)
+
+    @property
+    def sandbox(self) -> "RayScorer":
+        return self  # ``/v1/run`` calls ``scorer.sandbox.run``
+
+    def executor(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=2 * self.concurrency, thread_name_prefix="assay-ray-reward")
+            return self._executor
+
+    def score(self, item: RewardItem, spec: RewardSpec | None = None) -> Reward:
+        spec = spec or RewardSpec()
+        try:
+            return self.pool.score_batch([item], spec)[0]
+        except RewardPoolError as exc:
+            return Reward(None, spec.kind, "infra_error", f"infrastructure failure (not the candidate's fault): {exc}", getattr(item.problem, "task_id", None), id=item.id)
+
+    def score_batch(self, items: Iterable[RewardItem], spec: RewardSpec | None = None) -> list[Reward]:
+        return self.pool.score_batch(items, spec)
+
+    def run(self, problem: Any, program: str, policy: Any = None) -> Any:
+        return self.pool.run(problem, program, policy)
+
+    def close(self) -> None:
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        self.pool.close()
 
 
 def values(rewards: Sequence[Reward]) -> list[float | None]:
@@ -253,4 +342,4 @@ def shared_pool(**options: Any) -> RayRewardPool:
     return _shared_pool
 
 
-__all__ = ["RayRewardPool", "RewardActor", "RewardPoolError", "shared_pool", "values"]
+__all__ = ["RayRewardPool", "RayScorer", "RewardActor", "RewardPoolError", "shared_pool", "values"]
