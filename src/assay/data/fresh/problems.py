@@ -47,12 +47,15 @@ def missing_ranges(nums: list) -> list:
     integers strictly between the smallest and the largest value that do not
     occur in the list. Return them grouped into maximal runs of consecutive
     integers, in increasing order, each run written as a string: "a" for a run
-    of one integer, "a-b" for a run from a to b (a < b). Negative numbers keep
-    their minus sign, so the run from -3 to -1 is "-3--1". Return an empty list
-    when nothing is missing, and for an empty list.
+    of one integer, "a,b" for a run of exactly two integers a and b, and "a-b"
+    for a longer run from a to b. Negative numbers keep their minus sign, so the
+    run from -3 to -1 is "-3--1". Return an empty list when nothing is missing,
+    and for an empty list.
 
     >>> missing_ranges([5, 1, 9, 3])
     ['2', '4', '6-8']
+    >>> missing_ranges([1, 4, 4])
+    ['2,3']
     >>> missing_ranges([4, 4, 5])
     []
     """
@@ -63,7 +66,9 @@ def missing_ranges(nums: list) -> list:
     for low, high in zip(values, values[1:]):
         if high - low == 2:
             runs.append(str(low + 1))
-        elif high - low > 2:
+        elif high - low == 3:
+            runs.append("%d,%d" % (low + 1, low + 2))
+        elif high - low > 3:
             runs.append("%d-%d" % (low + 1, high - 1))
     return runs
 ''',
@@ -80,7 +85,12 @@ def missing_ranges(nums):
                 start = x
             end = x
         elif start is not None:
-            runs.append(str(start) if start == end else f"{start}-{end}")
+            if start == end:
+                runs.append(str(start))
+            elif end == start + 1:
+                runs.append(f"{start},{end}")
+            else:
+                runs.append(f"{start}-{end}")
             start = None
     return runs
 ''',
@@ -94,7 +104,9 @@ def missing_ranges(nums):
     assert candidate([10, 0, 5, 5]) == ['1-4', '6-9']
     assert candidate([-5, -1]) == ['-4--2']
     assert candidate([2, 2, 2]) == []
-    assert candidate([100, 97]) == ['98-99']
+    assert candidate([100, 97]) == ['98,99']
+    assert candidate([1, 4, 4]) == ['2,3']
+    assert candidate([0, 3, 7, -2]) == ['-1', '1,2', '4-6']
 ''',
 )
 
@@ -179,11 +191,13 @@ def echo_score(text: str) -> int:
     total = 0
     previous = ""
     for ch in text:
-        low = ch.lower()
-        if "a" <= low <= "z" and len(low) == 1:
+        if ch.isascii() and ch.isalpha():
+            low = ch.lower()
             value = ord(low) - ord("a") + 1
             total += 2 * value if previous == low else value
-        previous = low
+            previous = low
+        else:
+            previous = ""
     return total
 ''',
     r'''
@@ -213,6 +227,7 @@ def echo_score(text):
     assert candidate("\u00e9\u00e9") == 0
     assert candidate("Hello") == 64
     assert candidate("bbb") == 10
+    assert candidate("\u212ak") == 11
 ''',
 )
 
@@ -779,17 +794,20 @@ def count_lines(words, width):
 
 # ---------------------------------------------------------------- 13
 problem(
-    "longest_zigzag",
+    "widening_zigzag",
     r'''
-def longest_zigzag(nums: list) -> int:
-    """Return the length of the longest contiguous stretch of `nums` in which
-    every difference between neighbours is non-zero and the differences
-    alternate in sign (up, down, up, ... or down, up, down, ...). A single
-    element is a stretch of length 1; an empty list gives 0.
+def widening_zigzag(nums: list) -> int:
+    """Return the length of the longest contiguous stretch of `nums` in which the
+    differences between neighbours are all non-zero, alternate in sign (up,
+    down, up, ... or down, up, down, ...), and never shrink in size: the
+    absolute value of each difference is at least that of the difference before
+    it. A single element is a stretch of length 1; an empty list gives 0.
 
-    >>> longest_zigzag([1, 3, 2, 4, 4, 5])
-    4
-    >>> longest_zigzag([2, 2, 2])
+    >>> widening_zigzag([1, 3, 2, 4, 4, 5])
+    3
+    >>> widening_zigzag([5, 4, 6, 2, 9])
+    5
+    >>> widening_zigzag([2, 2, 2])
     1
     """
 ''',
@@ -797,26 +815,26 @@ def longest_zigzag(nums: list) -> int:
     if not nums:
         return 0
     best = current = 1
-    previous_sign = 0
+    previous = 0
     for a, b in zip(nums, nums[1:]):
-        sign = (b > a) - (b < a)
-        if sign == 0:
+        step = b - a
+        if step == 0:
             current = 1
-        elif previous_sign == -sign:
+        elif previous != 0 and (step > 0) != (previous > 0) and abs(step) >= abs(previous):
             current += 1
         else:
             current = 2
-        previous_sign = sign
+        previous = step
         best = max(best, current)
     return best
 ''',
     r'''
-def longest_zigzag(nums):
+def widening_zigzag(nums):
     def ok(part):
         diffs = [b - a for a, b in zip(part, part[1:])]
-        if any(d == 0 for d in diffs):
+        if 0 in diffs:
             return False
-        return all((x > 0) != (y > 0) for x, y in zip(diffs, diffs[1:]))
+        return all(x * y < 0 and abs(y) >= abs(x) for x, y in zip(diffs, diffs[1:]))
 
     best = 0
     n = len(nums)
@@ -827,15 +845,17 @@ def longest_zigzag(nums):
     return best
 ''',
     r'''
-    assert candidate([1, 3, 2, 4, 4, 5]) == 4
+    assert candidate([1, 3, 2, 4, 4, 5]) == 3
+    assert candidate([5, 4, 6, 2, 9]) == 5
     assert candidate([2, 2, 2]) == 1
     assert candidate([]) == 0
     assert candidate([9]) == 1
     assert candidate([1, 2]) == 2
     assert candidate([1, 2, 3, 4]) == 2
-    assert candidate([5, 1, 5, 1, 5, 1]) == 6
-    assert candidate([3, 3, 1, 2, 1, 2, 2]) == 5
-    assert candidate([-1, 0, -1, 0, 0, 1, 0]) == 4
+    assert candidate([0, 1, 0, 1, 0]) == 5
+    assert candidate([0, 3, 1, 2, 0]) == 3
+    assert candidate([10, 0, 5, 4, 6, 3, 7]) == 5
+    assert candidate([3, 3, 1, 4, 0, 5, 5]) == 5
 ''',
 )
 
@@ -1579,9 +1599,9 @@ def rarest_letter(text: str) -> str:
 ''',
     r'''
     counts = {}
-    for ch in text.lower():
-        if "a" <= ch <= "z":
-            counts[ch] = counts.get(ch, 0) + 1
+    for ch in text:
+        if ch.isascii() and ch.isalpha():
+            counts[ch.lower()] = counts.get(ch.lower(), 0) + 1
     if not counts:
         return ""
     fewest = min(counts.values())
@@ -1593,11 +1613,10 @@ def rarest_letter(text: str) -> str:
 import string
 
 def rarest_letter(text):
-    low = text.lower()
-    letters = [c for c in low if c in string.ascii_lowercase]
+    letters = [c.lower() for c in text if c in string.ascii_letters]
     if not letters:
         return ""
-    return min(letters, key=lambda c: (letters.count(c), low.index(c)))
+    return min(letters, key=lambda c: (letters.count(c), letters.index(c)))
 ''',
     r'''
     assert candidate("Banana bread") == 'r'
@@ -1610,6 +1629,7 @@ def rarest_letter(text):
     assert candidate("\u00e9\u00e9a") == 'a'
     assert candidate("mississippi") == 'm'
     assert candidate("bbAa!c C") == 'b'
+    assert candidate("\u212a\u212ab") == 'b'
 ''',
 )
 
@@ -1748,8 +1768,8 @@ def run_ledger(operations: list) -> tuple:
     balance = 0
     refused = 0
     for operation in operations:
-        parts = operation.split()
-        if parts == ["fee"]:
+        parts = operation.split(" ")
+        if operation == "fee":
             balance = balance - 2 if balance >= 2 else 0
         elif len(parts) == 2 and parts[0] == "dep":
             balance += int(parts[1])
@@ -1792,34 +1812,38 @@ def run_ledger(operations):
 
 # ---------------------------------------------------------------- 30
 problem(
-    "group_ones_swaps",
+    "block_swaps",
     r'''
-def group_ones_swaps(bits: str) -> int:
+def block_swaps(bits: str) -> int:
     """`bits` is a string of '0' and '1' characters. One move swaps two
-    neighbouring characters. Return the smallest number of moves that leaves all
-    the '1's in one contiguous block (anywhere in the string). A string without
-    two '1's needs 0 moves.
+    neighbouring characters. Return the smallest number of moves after which
+    the '1's form one contiguous block or the '0's form one contiguous block
+    (either will do). A string that already has one of them contiguous (for
+    example "", "0110" or "1001") needs 0 moves.
 
-    >>> group_ones_swaps("10101")
+    >>> block_swaps("10101")
+    1
+    >>> block_swaps("0101010")
     2
-    >>> group_ones_swaps("0011100")
-    0
     """
 ''',
     r'''
-    ones = [i for i, ch in enumerate(bits) if ch == "1"]
-    shifted = [p - k for k, p in enumerate(ones)]
-    if not shifted:
-        return 0
-    middle = shifted[len(shifted) // 2]
-    return sum(abs(s - middle) for s in shifted)
+    def cost(ch):
+        positions = [i for i, c in enumerate(bits) if c == ch]
+        shifted = [p - k for k, p in enumerate(positions)]
+        if not shifted:
+            return 0
+        middle = shifted[len(shifted) // 2]
+        return sum(abs(s - middle) for s in shifted)
+
+    return min(cost("1"), cost("0"))
 ''',
     r'''
 from collections import deque
 
-def group_ones_swaps(bits):
+def block_swaps(bits):
     def grouped(s):
-        return "0" not in s.strip("0")
+        return "0" not in s.strip("0") or "1" not in s.strip("1")
 
     seen = {bits: 0}
     queue = deque([bits])
@@ -1835,16 +1859,17 @@ def group_ones_swaps(bits):
                     queue.append(t)
 ''',
     r'''
-    assert candidate("10101") == 2
-    assert candidate("0011100") == 0
+    assert candidate("10101") == 1
+    assert candidate("0101010") == 2
     assert candidate("") == 0
     assert candidate("0000") == 0
     assert candidate("1") == 0
-    assert candidate("1001") == 2
-    assert candidate("100001") == 4
-    assert candidate("1100011") == 6
-    assert candidate("0101010") == 2
-    assert candidate("110100011") == 8
+    assert candidate("1001") == 0
+    assert candidate("1100011") == 0
+    assert candidate("110100011") == 1
+    assert candidate("0110110") == 2
+    assert candidate("1010") == 1
+    assert candidate("0101101010") == 4
 ''',
 )
 
@@ -2268,15 +2293,19 @@ problem(
     "short_duration",
     r'''
 def short_duration(seconds: int) -> str:
-    """Write a number of seconds (>= 0) using the units d (86400 seconds),
-    h (3600), m (60) and s (1), largest unit first, each as the count followed
-    by the unit letter, leaving out units whose count is 0, separated by single
-    spaces. 0 seconds is written "0s".
+    """Write a number of seconds (>= 0) briefly, using the units d (86400
+    seconds), h (3600), m (60) and s (1). Split the number into days, hours,
+    minutes and seconds (hours < 24, minutes < 60, seconds < 60), keep only the
+    two largest units whose count is not 0 (what the others hold is dropped,
+    not rounded), and write each as its count followed by its letter, largest
+    first, separated by a single space. 0 seconds is written "0s".
 
     >>> short_duration(3725)
-    '1h 2m 5s'
-    >>> short_duration(86400)
-    '1d'
+    '1h 2m'
+    >>> short_duration(86401)
+    '1d 1s'
+    >>> short_duration(59)
+    '59s'
     """
 ''',
     r'''
@@ -2285,7 +2314,7 @@ def short_duration(seconds: int) -> str:
         count, seconds = divmod(seconds, size)
         if count:
             parts.append("%d%s" % (count, unit))
-    return " ".join(parts) or "0s"
+    return " ".join(parts[:2]) or "0s"
 ''',
     r'''
 def short_duration(seconds):
@@ -2295,19 +2324,24 @@ def short_duration(seconds):
     m = seconds // 60 % 60
     h = seconds // 3600 % 24
     d = seconds // 86400
-    return " ".join(str(v) + u for v, u in ((d, "d"), (h, "h"), (m, "m"), (s, "s")) if v > 0)
+    shown = []
+    for v, u in ((d, "d"), (h, "h"), (m, "m"), (s, "s")):
+        if v > 0 and len(shown) < 2:
+            shown.append(str(v) + u)
+    return " ".join(shown)
 ''',
     r'''
-    assert candidate(3725) == '1h 2m 5s'
-    assert candidate(86400) == '1d'
-    assert candidate(0) == '0s'
+    assert candidate(3725) == '1h 2m'
+    assert candidate(86401) == '1d 1s'
     assert candidate(59) == '59s'
+    assert candidate(0) == '0s'
     assert candidate(60) == '1m'
     assert candidate(3600) == '1h'
-    assert candidate(86401) == '1d 1s'
-    assert candidate(90061) == '1d 1h 1m 1s'
-    assert candidate(10 * 86400 + 3 * 60) == '10d 3m'
-    assert candidate(86399) == '23h 59m 59s'
+    assert candidate(86400) == '1d'
+    assert candidate(90061) == '1d 1h'
+    assert candidate(10 * 86400 + 3 * 60 + 7) == '10d 3m'
+    assert candidate(86399) == '23h 59m'
+    assert candidate(61) == '1m 1s'
 ''',
 )
 
