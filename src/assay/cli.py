@@ -140,6 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/]: results so far are in the store; rerun with --resume to continue")
         return 130
+    except Exception as exc:
+        from assay.store import StoreError
+
+        if not isinstance(exc, StoreError):
+            raise
+        from rich.markup import escape
+
+        errors.print("[red]error[/]: %s" % escape(str(exc)))
+        return 1
 
 
 # -------------------------------------------------------------------- eval
