@@ -2,8 +2,9 @@
 
 One engine (:mod:`assay.search.engine`) grows a tree (:mod:`.tree`) of
 plans, reflections and programs with operators (:mod:`.operators`: implement,
-plan, debug, reflect, rethink, select), chosen by a policy (:mod:`.policies`:
-linear, breadth-first, best-first, UCT, PUCT), valued by execution only
+plan, debug, reflect, rethink, rank, select), chosen by a policy (:mod:`.policies`:
+linear, breadth-first, best-first, UCT, PUCT, with values backed up and plans
+pruned or rewritten where a preset asks), valued by execution only
 (:mod:`.value`: trusted oracles, then agreement, then a critic, then
 efficiency), fed back as text (:mod:`.feedback`), within a budget. Each
 method of the seed papers is a preset of it (:mod:`.presets`), registered as
