@@ -191,6 +191,7 @@ def test_the_prompt_shows_examples_the_reference_passes(sandbox, problems, task_
     assert reference_failures(sandbox, problem, problem.reference, tests) == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task_id", TASK_IDS)
 def test_reference_and_alternative_agree_on_test_inputs_and_random_inputs(sandbox, problems, task_id):
     problem = problems[task_id]

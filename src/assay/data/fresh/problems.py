@@ -746,8 +746,8 @@ problem(
     "count_lines",
     r'''
 def count_lines(words: list, width: int) -> int:
-    """Place the non-empty strings of `words` on lines greedily, in order: a
-    word goes on the current line if the line (its words joined by single
+    """Place `words` (a list of non-empty strings) on lines greedily, in order:
+    a word goes on the current line if the line (its words joined by single
     spaces) is then at most `width` characters long; otherwise the word starts
     a new line. An empty line accepts any word, even one longer than `width`
     (words are never split). Return the number of lines used; 0 for no words.
@@ -923,8 +923,8 @@ def match_socks(socks: list) -> tuple:
     sock); the colour is everything before the last '-' and may itself contain
     '-'. A pair is one left and one right sock of the same colour. Make as many
     pairs as possible and return a tuple (pairs, leftovers): the number of
-    pairs, and the alphabetically sorted list of colours that still have at
-    least one unpaired sock (each colour listed once).
+    pairs, and the list of colours that still have at least one unpaired sock,
+    each listed once, sorted in plain string order ('Z' before 'a').
 
     >>> match_socks(["red-L", "red-R", "blue-L", "red-L"])
     (1, ['blue', 'red'])
@@ -1585,11 +1585,11 @@ problem(
     "rarest_letter",
     r'''
 def rarest_letter(text: str) -> str:
-    """Count the letters a-z in `text`, ignoring case (other characters do not
-    count). Among the letters that occur at least once, return in lowercase the
-    one with the fewest occurrences; if several tie, return the one whose first
-    occurrence comes earliest in the text. Return "" when `text` has no letter
-    a-z.
+    """Count the letters a-z and A-Z in `text`, ignoring case ('A' counts as
+    'a'; other characters, such as 'é', do not count). Among the letters that
+    occur at least once, return in lowercase the one with the fewest
+    occurrences; if several tie, return the one whose first occurrence comes
+    earliest in the text. Return "" when `text` has no letter a-z or A-Z.
 
     >>> rarest_letter("Banana bread")
     'r'
@@ -2472,7 +2472,8 @@ problem(
     r'''
 def run_stack(program: str):
     """Run a tiny stack program whose tokens are separated by whitespace. A token
-    made of an optional '-' followed by digits 0-9 pushes that integer. "+", "-"
+    made of an optional '-' followed by one or more digits 0-9 pushes that
+    integer. "+", "-"
     and "*" pop b, then pop a, and push a + b, a - b or a * b. "dup" pushes a
     copy of the top value, "swap" exchanges the top two values, "drop" removes
     the top value. If an operation needs more values than the stack holds, or a
