@@ -115,7 +115,7 @@ def test_a_step_that_changes_its_arguments_is_rejected(sandbox):
 
 
 def test_a_faster_equivalent_step_is_kept_with_its_ratio(tmp_path, sandbox):
-    preset = dataclasses.replace(PRESETS["optimize"], name="optimize-kept", differential_budget=60, rounds=1, grow=(16,))
+    preset = dataclasses.replace(PRESETS["optimize"], name="optimize-kept", differential_budget=60, rounds=1, grow=(16,), max_cost_inputs=2)
     replies = [fenced(SLOW), ScriptedReply(fenced(FAST), match=OPTIMIZE)]
     report, model, rows = run(tmp_path, sandbox, preset, replies)
     prompt = model.requests[1][0][-1].content
@@ -137,7 +137,7 @@ def test_optimize_repairs_first_and_optimizes_only_a_correct_program(tmp_path, s
 
 
 def test_llm4effi_answers_with_the_fastest_correct_algorithm(tmp_path, sandbox):
-    preset = dataclasses.replace(PRESETS["llm4effi"], name="llm4effi-test", differential_budget=60, grow=(16,))  # the instruction meter: exact
+    preset = dataclasses.replace(PRESETS["llm4effi"], name="llm4effi-test", differential_budget=60, grow=(16,), max_cost_inputs=2)  # the instruction meter: exact
     algorithms = (
         "Algorithm 1 (O(n^2)): compare every pair.\n"
         "Algorithm 2 (O(n)): count the values seen so far in a dictionary.\n"

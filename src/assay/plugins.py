@@ -175,6 +175,7 @@ BUILTIN_PLUGINS = (
     "assay.oracles.differential",
     "assay.oracles.build",
     "assay.oracles.cli",
+    "assay.optimize.cli",
     "assay.report.plugin",
 )
 

@@ -332,6 +332,14 @@ def grown_inputs(inputs: Sequence[tuple], factors: Sequence[int] = (8, 64)) -> l
     return _distinct(out)
 
 
+def largest(inputs: Sequence[tuple], count: int) -> list[tuple]:
+    """The ``count`` largest inputs (by the length of their repr), in their order."""
+    if len(inputs) <= count:
+        return list(inputs)
+    keep = set(sorted(range(len(inputs)), key=lambda i: (-len(repr(inputs[i])), i))[:count])
+    return [args for i, args in enumerate(inputs) if i in keep]
+
+
 def _grow(value: Any, factor: int) -> Any:
     if isinstance(value, bool) or value is None:
         return value
@@ -407,6 +415,7 @@ class EfficiencyPreset(Preset):
     differential_budget: int = 200  # inputs tried against the starting program per candidate
     grow: tuple[int, ...] = (8, 64)  # factors of the larger inputs costs are measured on
     call_cpu_seconds: float = 1.0  # per call when comparing behaviour
+    max_cost_inputs: int = 6  # costs are measured on this many inputs, the largest (behaviour is compared on all)
 
 
 @dataclass
@@ -427,12 +436,15 @@ class OptimizeSearch(Search):
     user's module), skipping the correct-first phase. ``pool``: a pool built
     by the caller, skipping the preset's oracles. ``make_program``: how a
     reply becomes a program (default: :meth:`SolveTask.candidate`).
+    ``task_text``: the specification shown (default the problem's prompt);
+    ``present``: what the model is shown of a program (default all of it).
     """
 
     preset: EfficiencyPreset
 
     def __init__(self, preset: EfficiencyPreset, task: SolveTask, *, start: str | None = None, pool: OraclePool | None = None,
-                 make_program: Callable[[str], str | None] | None = None, task_text: str | None = None) -> None:  # fmt: skip
+                 make_program: Callable[[str], str | None] | None = None, task_text: str | None = None,
+                 present: Callable[[str], str] | None = None) -> None:  # fmt: skip
         super().__init__(preset, task)
         from assay.measure.meters import make_meter
 
@@ -441,9 +453,11 @@ class OptimizeSearch(Search):
         self.given_pool = pool
         self.make_program = make_program
         self.task_text = task.problem.prompt if task_text is None else task_text
+        self.present = present or (lambda program: program)  # what the model is shown of a program
         self.start_node: Node | None = None
         self.gate: Gate | None = None
-        self.cost_inputs: list[tuple] = []
+        self.cost_inputs: list[tuple] = []  # what costs are measured on
+        self.compare_inputs: list[tuple] = []  # what behaviour is compared on (the pool's inputs and larger versions)
         self.costs: dict[str, Cost] = {}
         self.judged: list[Judged] = []
         self.speedup: Speedup | None = None
@@ -513,12 +527,13 @@ class OptimizeSearch(Search):
             seen, runs = await asyncio.to_thread(behaviours, sandbox, start.content, entry, grown, self.preset.call_cpu_seconds)
             self.gate_runs += runs
             grown = [args for args, b in zip(grown, seen) if b.status in ("returned", "raised")]
-        self.cost_inputs = _distinct(base + grown)
+        self.compare_inputs = _distinct(base + grown)
+        self.cost_inputs = largest(self.compare_inputs, self.preset.max_cost_inputs)
         self.costs[start.content] = await self._measure(start.content)
         if not gate:
             return
         properties = [p for p in self.checker.properties]
-        self.gate = await asyncio.to_thread(Gate, sandbox, start.content, entry, self.cost_inputs, budget=self.preset.differential_budget,
+        self.gate = await asyncio.to_thread(Gate, sandbox, start.content, entry, self.compare_inputs, budget=self.preset.differential_budget,
                                             cpu_seconds=self.preset.call_cpu_seconds, properties=properties)  # fmt: skip
         self.gate_runs += self.gate.sandbox_runs
 
@@ -548,7 +563,7 @@ class OptimizeSearch(Search):
                 self.spent.stopped = self.budget.exhausted_limit() or "budget spent"
                 return
             evidence = await asyncio.to_thread(self.evidence, current, rejections)
-            messages = optimize_messages(current.content, self.task.problem.entry_point, evidence, self.task_text)
+            messages = optimize_messages(self.present(current.content), self.task.problem.entry_point, evidence, self.task_text)
             index = self._indices(self.preset.branching)
             completions = await self.task.generate(messages, params.replace(n=self.preset.branching), index=index)
             better = None
@@ -677,7 +692,7 @@ class Llm4EffiSearch(OptimizeSearch):
         entry = self.task.problem.entry_point
         groups: dict[str, list[Node]] = {}
         for node in correct:
-            seen, runs = await asyncio.to_thread(behaviours, self.task.sandbox, with_effects(node.content, entry), EFFECTS, self.cost_inputs, self.preset.call_cpu_seconds)
+            seen, runs = await asyncio.to_thread(behaviours, self.task.sandbox, with_effects(node.content, entry), EFFECTS, self.compare_inputs, self.preset.call_cpu_seconds)
             self.gate_runs += runs
             groups.setdefault(repr([(b.status, b.error, repr(b.value)) for b in seen]), []).append(node)
         majority = max(groups.values(), key=lambda g: (len(g), -int(g[0].id)))
