@@ -169,12 +169,13 @@ class Gate:
     (model-written ones the start holds); and on differential inputs: a
     search for an input that tells the two apart
     (:func:`~assay.oracles.differential.find_distinguishing_input`, seeded
-    with the pool's inputs) finds none. An input on which the start times
+    with the pool's inputs, which it does not run again: their mutations,
+    then Hypothesis and random values of their types) finds none. An input on which the start times
     out is no evidence either way (a faster program may answer it).
     """
 
     def __init__(self, sandbox: Any, start: str, entry_point: str, inputs: Sequence[tuple], *, budget: int = 200, cpu_seconds: float = 1.0,
-                 seed: int = 0, properties: Sequence[dict] = ()) -> None:  # fmt: skip
+                 seed: int = 0, properties: Sequence[dict] = (), seeds: Sequence[tuple] | None = None) -> None:  # fmt: skip
         self.sandbox = sandbox
         self.start = start
         self.entry_point = entry_point
@@ -183,6 +184,7 @@ class Gate:
         self.cpu_seconds = cpu_seconds
         self.seed = seed
         self.properties = list(properties)
+        self.seeds = _distinct(list(self.inputs if seeds is None else seeds))[:40]  # guide the differential search (already compared directly)
         self.expected, self.sandbox_runs = behaviours(sandbox, with_effects(start, entry_point), EFFECTS, self.inputs, cpu_seconds)
         self.shapes = None if self.inputs else shapes_from_signature(start, entry_point)
 
@@ -213,8 +215,8 @@ class Gate:
         found = None
         for attempt in range(2):
             found = find_distinguishing_input(
-                self.sandbox, with_effects(self.start, self.entry_point), with_effects(candidate, self.entry_point), EFFECTS, self.inputs, self.budget,
-                seed=self.seed + attempt, cpu_seconds=self.cpu_seconds, shapes=self.shapes, memory_bytes=1024 * MiB,
+                self.sandbox, with_effects(self.start, self.entry_point), with_effects(candidate, self.entry_point), EFFECTS, self.seeds, self.budget,
+                seed=self.seed + attempt, cpu_seconds=self.cpu_seconds, shapes=self.shapes, memory_bytes=1024 * MiB, phases=("mutation", "hypothesis", "random"),
             )  # fmt: skip
             found.entry_point = self.entry_point
             runs += found.sandbox_runs
@@ -534,7 +536,7 @@ class OptimizeSearch(Search):
             return
         properties = [p for p in self.checker.properties]
         self.gate = await asyncio.to_thread(Gate, sandbox, start.content, entry, self.compare_inputs, budget=self.preset.differential_budget,
-                                            cpu_seconds=self.preset.call_cpu_seconds, properties=properties)  # fmt: skip
+                                            cpu_seconds=self.preset.call_cpu_seconds, properties=properties, seeds=base)  # fmt: skip
         self.gate_runs += self.gate.sandbox_runs
 
     async def _measure(self, program: str) -> Cost:
@@ -580,7 +582,7 @@ class OptimizeSearch(Search):
                     better = node
             if better is not None:
                 current = better
-        self.spent.stopped = self.spent.stopped or "%d optimize rounds done" % self.preset.rounds
+        self.spent.stopped = "%d optimize rounds done" % self.preset.rounds
 
     def _program_of(self, index: int, reply: str) -> str | None:
         if self.make_program is not None:
