@@ -156,7 +156,8 @@ def optimize_function(module: Module, model: Model, sandbox: Any, *, tests: Test
 
     preset = EfficiencyPreset("assay-optimize", "assay optimize: faster versions kept only if behaviour is unchanged", meter=meter, rounds=rounds,
                               branching=samples, expand_temperature=temperature, max_tokens=max_tokens, max_calls=rounds, max_sandbox_runs=None,
-                              differential_budget=differential_budget, call_cpu_seconds=call_cpu_seconds, max_cost_inputs=cost_inputs, min_gain=0.02 if meter == "instructions" else 0.05)  # fmt: skip
+                              differential_budget=differential_budget, call_cpu_seconds=call_cpu_seconds, max_cost_inputs=cost_inputs,
+                              repeats=1 if meter == "instructions" else 3, min_gain=0.02 if meter == "instructions" else 0.05)  # fmt: skip
     ledger = Ledger()
     task = SolveTask(problem, MeteredModel(model, ledger), GenerationParams(temperature=temperature, max_tokens=max_tokens, seed=seed), 1, sandbox=sandbox)
     search = OptimizeSearch(preset, task, start=module.source, pool=pool, make_program=make_program, task_text="", present=present)

@@ -568,12 +568,13 @@ class OptimizeSearch(Search):
             messages = optimize_messages(self.present(current.content), self.task.problem.entry_point, evidence, self.task_text)
             index = self._indices(self.preset.branching)
             completions = await self.task.generate(messages, params.replace(n=self.preset.branching), index=index)
-            better = None
+            better, fresh = None, 0
             for i, completion in enumerate(completions):
                 program = self._program_of(index + i, completion.text)
                 made = operators.Made(program, messages, completion.text, index + i)
-                if not program:
-                    continue
+                if not program or any(n.content == program for n in self.tree.programs()):
+                    continue  # nothing, or a version already judged (greedy decoding repeats itself)
+                fresh += 1
                 node = self._add(NodeKind.PROGRAM, "optimize", program, current, made)
                 judged = await self.judge(node, start, current)
                 if not judged.kept:
@@ -582,6 +583,9 @@ class OptimizeSearch(Search):
                     better = node
             if better is not None:
                 current = better
+            elif fresh == 0:
+                self.spent.stopped = "the model gave no new version"
+                return
         self.spent.stopped = "%d optimize rounds done" % self.preset.rounds
 
     def _program_of(self, index: int, reply: str) -> str | None:
