@@ -114,3 +114,21 @@ def test_no_live_actor_left_stops_the_run_loudly(local_ray):
             for _ in judge.run_many(slow_items(10)):
                 pass
         killer.join()
+
+
+def test_an_address_where_nothing_listens_fails_at_once(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assay = str(Path(sys.executable).with_name("assay"))
+    samples = tmp_path / "s.jsonl"
+    samples.write_text('{"task_id": "HumanEval/0", "completion": "    return False\\n"}\n')
+    done = subprocess.run([assay, "eval", "--benchmark", "humaneval", "--samples", str(samples), "--store", str(tmp_path / "s.sqlite"), "--ray", "127.0.0.1:%d" % port],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1
+    assert "nothing answers at" in done.stderr and "Traceback" not in done.stderr

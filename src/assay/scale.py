@@ -68,6 +68,12 @@ def connect(address: str | None = None) -> Any:
     if ray.is_initialized():
         return ray
     target = None if address in (None, "", "local") else address
+    if target and target != "auto" and "://" not in target:  # host:port: fail at once where nothing listens (Ray itself retries for minutes)
+        host, _, port = target.rpartition(":")
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
+        except (OSError, ValueError) as exc:
+            raise RayJudgeError(f"nothing answers at {target!r} ({exc}): is the head up (`ray start --head --port PORT`), and is the address its host:port?") from None
     try:
         ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=False)
     except Exception as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -76,7 +75,13 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     if getattr(args, "ray", None):
         from assay.reward.ray_pool import RayScorer
+        from assay.scale import RayJudgeError, connect
 
+        try:
+            connect(args.ray)  # a clear error at once where the cluster cannot be joined
+        except RayJudgeError as exc:
+            print(f"assay serve: error: {exc}", file=sys.stderr, flush=True)
+            return 2
         scorer = RayScorer.connect(args.ray, workers=args.workers, limits=limits)
         print(f"assay serve: scoring on Ray ({args.ray}): {len(scorer.pool.actors)} actors", file=sys.stderr, flush=True)
     else:
@@ -89,6 +94,8 @@ def run_serve(args: argparse.Namespace) -> int:
               f"queue of {config.max_queue_items} items, {auth}", file=sys.stderr, flush=True)  # fmt: skip
 
     try:
+        import asyncio  # here, not at the top: every `assay` command imports this module to register `serve`
+
         asyncio.run(service.serve_forever(ready))
     finally:
         service.scorer.close()
