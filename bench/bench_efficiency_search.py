@@ -1,0 +1,142 @@
+"""The efficiency presets on ENAMEL: speedup over the starting program, correctness kept, eff@1 before and after.
+
+    python bench/bench_efficiency_search.py [--model embedded] [--limit 20] [--meter instructions] [--presets optimize,llm4effi]
+
+Starting programs: greedy decoding (``greedy``), and the canonical solution.
+``optimize`` runs through :func:`assay.solve.solve` (correct first from its
+own greedy program, then faster); ``optimize@canonical`` starts from each
+problem's canonical solution, handed to the search by this bench (a strategy
+never sees a reference; here the reference is the point); ``llm4effi``
+starts from nothing. Every answer is then judged on the hidden tests and
+measured on ENAMEL's stress inputs (``assay.evaluate`` with efficiency on the
+chosen meter): pass@1, eff@1 and the geometric-mean speedup over the
+reference, next to the starting program's. Replies are cached, so a rerun
+replays them. Writes the ``efficiency-search`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from report import git_revision, load_average, machine, replace_section, table, today  # noqa: E402
+
+from assay import plugins  # noqa: E402
+from assay.evaluate import EvalConfig, evaluate  # noqa: E402
+from assay.measure.efficiency import EfficiencyConfig  # noqa: E402
+from assay.models import CachedModel, ResponseCache, load_model  # noqa: E402
+from assay.problems import load_benchmark  # noqa: E402
+from assay.samples import Sample  # noqa: E402
+from assay.sandbox.pool import Sandbox  # noqa: E402
+from assay.search.efficiency import PRESETS, OptimizeSearch, efficiency_strategy  # noqa: E402
+from assay.solve import Candidate, SolveConfig, solve  # noqa: E402
+from assay.store import Store  # noqa: E402
+
+
+def captured(name: str, strategy, programs: dict, spent: dict) -> str:
+    """``strategy`` registered as ``bench-NAME``, its answers' programs and ``spent`` kept here."""
+
+    async def wrapped(task):
+        candidates = await strategy(task)
+        programs[task.problem.task_id] = candidates[0].program if candidates else None
+        spent[task.problem.task_id] = (candidates[0].spent or {}) if candidates else {}
+        return candidates
+
+    wrapped.answers = 1  # type: ignore[attr-defined]
+    plugins.STRATEGIES.register("bench-" + name, wrapped, name, plugin="bench")
+    return "bench-" + name
+
+
+def from_reference(preset, references: dict[str, str]):
+    async def strategy(task):
+        search = OptimizeSearch(preset, task, start=references[task.problem.task_id])
+        result = await search.run()
+        program = result.best.content if result.best is not None else None
+        return [Candidate(0, program, "search:%s@canonical" % preset.name, spent={**result.spent.to_dict(), "efficiency": search.report()})]
+
+    return strategy
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="embedded")
+    parser.add_argument("--benchmark", default="enamel")
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--meter", default="instructions", help="the search's meter and the evaluation's")
+    parser.add_argument("--presets", default="optimize,llm4effi")
+    parser.add_argument("--no-canonical", action="store_true", help="skip optimize from the canonical solution")
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args(argv)
+    command = "python bench/bench_efficiency_search.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    load_before = load_average()
+    problems = load_benchmark(args.benchmark)[: args.limit]
+    model = CachedModel(load_model(args.model), ResponseCache())
+    efficiency = EfficiencyConfig(meter=args.meter)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="assay-bench-effsearch-") as scratch, Store(Path(scratch) / "s.sqlite") as store, Sandbox() as sandbox:
+
+        def judge(label: str, samples: list[Sample] | str, spent: dict, started: float, calls: int = 0, tokens: int = 0) -> None:
+            report = evaluate(problems, samples, config=EvalConfig(efficiency=efficiency), store=store, sandbox=sandbox)
+            eff = report.eff_at.get(1)
+            row = {
+                "strategy": label, "pass": report.pass_at[1].value, "passed": sum(o.passed for o in report.outcomes), "problems": len(problems),
+                "eff": eff.value if eff else None, "eff_ci": (eff.interval.low, eff.interval.high) if eff else None,
+                "speedup": report.speedup.value if report.speedup else None,
+                "kept": sum(int((s.get("efficiency") or {}).get("kept", 0)) for s in spent.values()),
+                "calls": calls, "tokens": tokens, "seconds": time.monotonic() - started,
+            }  # fmt: skip
+            rows.append(row)
+            print(row, flush=True)
+            write(args, command, problems, rows, load_before)
+
+        def run(label: str, strategy) -> None:
+            programs: dict[str, str | None] = {}
+            spent: dict[str, dict] = {}
+            name = captured(label, strategy, programs, spent)
+            started = time.monotonic()
+            report = solve(problems, model, config=SolveConfig(strategy=name, concurrency=1), sandbox=sandbox, store=store, benchmark=args.benchmark)
+            samples = [Sample(p.task_id, 0, programs.get(p.task_id) or "") for p in problems]
+            judge(label, samples, spent, started, report.ledger.total.calls, report.ledger.total.completion_tokens)
+
+        meter_presets = {name: dataclasses.replace(preset, meter=args.meter) for name, preset in PRESETS.items()}
+        judge("canonical", "canonical", {}, time.monotonic())
+        if not args.no_canonical and "optimize" in args.presets.split(","):
+            references = {p.task_id: p.reference for p in problems if p.reference}
+            run("optimize@canonical", from_reference(meter_presets["optimize"], references))
+        run("greedy", plugins.STRATEGIES.get("greedy"))
+        for name in [n for n in args.presets.split(",") if n]:
+            run(name, efficiency_strategy(meter_presets[name]))
+    write(args, command, problems, rows, load_before, finished=True)
+    return 0
+
+
+def write(args, command: str, problems, rows: list[dict], load_before, finished: bool = False) -> None:
+    if args.no_docs:
+        return
+    body = "\n".join([
+        "## The efficiency presets on %s (speedup over the starting program, correctness kept)" % args.benchmark,
+        "",
+        "Command: `%s`  " % command.strip(),
+        "Date: %s, revision %s  " % (today(), git_revision()),
+        "Machine: %s; load average %.2f before, %.2f now." % (machine(), load_before[0], load_average()[0]),
+        "" if finished else "\n**Partial: the run was still going when this was written.**",
+        "",
+        "Model `%s`, the first %d `%s` problems; every answer judged on the hidden tests and measured on ENAMEL's stress inputs on the `%s` meter. "
+        "`optimize@canonical` starts from the canonical solution (handed in by the bench), `optimize` from its own greedy program, `llm4effi` from nothing. "
+        "Speedup: geometric mean over problems of the reference's cost over the answer's; steps kept: optimize steps (or llm4effi algorithms) kept." % (args.model, len(problems), args.benchmark, args.meter),
+        "",
+        table(["strategy", "pass@1", "passed", "eff@1", "eff@1 95% CI", "speedup vs reference", "steps kept", "model calls", "completion tokens", "seconds"],
+              [[r["strategy"], "%.3f" % r["pass"], "%d/%d" % (r["passed"], r["problems"]), "%.3f" % r["eff"] if r["eff"] is not None else "-",
+                "[%.3f, %.3f]" % r["eff_ci"] if r["eff_ci"] else "-", "%.3f" % r["speedup"] if r["speedup"] else "-", r["kept"], r["calls"], r["tokens"], "%.0f" % r["seconds"]]
+               for r in rows]),  # fmt: skip
+    ])  # fmt: skip
+    replace_section("efficiency-search", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
