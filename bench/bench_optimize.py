@@ -33,14 +33,14 @@ DEMO = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "optimize
 FUNCTIONS = ("top_words", "pairs_with_sum", "longest_quiet_streak")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--meter", default="instructions")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--functions", default=",".join(FUNCTIONS))
     parser.add_argument("--no-doc", action="store_true", help="print only; do not write docs/benchmarks.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     info = {"date": today(), "git": git_revision(), "machine": machine(), "load": "%.2f %.2f %.2f" % load_average()}
     model = CachedModel(load_model(args.model), ResponseCache())
     rows, details = [], []
@@ -76,7 +76,8 @@ def main() -> None:
     print(body)
     if not args.no_doc:
         replace_section("optimize", body)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
