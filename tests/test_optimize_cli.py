@@ -97,6 +97,25 @@ def test_write_changes_only_the_function(tmp_path, sandbox):
     assert "def pairs_with_sum" in after and "for j in range(i + 1, len(amounts)):" in after  # the other slow functions untouched
 
 
+PROPERTY = '''def strategy_equal_amounts():
+    return st.tuples(st.lists(st.just(2), min_size=2, max_size=6), st.just(4))
+
+def property_equal_amounts(args, output):
+    amounts, target = args
+    assert output == len(amounts) * (len(amounts) - 1) // 2
+'''
+
+
+def test_a_model_written_property_the_original_holds_becomes_a_check(tmp_path, sandbox):
+    module, tests = demo(tmp_path)
+    model = replies(tmp_path, ("properties that every correct implementation", PROPERTY), ("Make `pairs_with_sum` faster", FAST_PAIRS))
+    code, out, err = optimize(sandbox, "%s::pairs_with_sum" % module, "--tests", str(tests), "--model", model, "--meter", "cpu-time", "--repeats", "1", "--properties", "1")
+    assert code == 0, err
+    assert "checks: passes 5 of 5 (doctests, the tests file's asserts, properties equal_amounts)" in out
+    assert "properties held: returns what the starting program returns; raises what it raises; leaves its arguments as it does; equal_amounts" in out
+    assert "model: 2 calls" in out
+
+
 def test_bad_targets_exit_2(tmp_path, sandbox):
     module, _ = demo(tmp_path)
     for target in ("%s" % module, "%s::missing" % module, "%s::pairs_with_sum" % (tmp_path / "nope.py")):

@@ -39,6 +39,7 @@ def configure_optimize(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--differential-budget", type=int, default=200, help="inputs tried per version in the search for one that tells it from the original")
     parser.add_argument("--cost-inputs", type=int, default=6, help="costs are measured on this many inputs, the largest (behaviour is compared on all)")
     parser.add_argument("--repeats", type=int, default=7, help="cpu-time: paired measurements of the original and the new version")
+    parser.add_argument("--properties", type=int, default=0, help="ask the model for this many Hypothesis properties first; those the original holds become checks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=1.0, help="CPU seconds per call when comparing behaviour")
     parser.add_argument("--workers", type=int, default=2, help="sandbox workers")
@@ -74,7 +75,7 @@ def command_optimize(args: argparse.Namespace, out: Any = None, err: Any = None,
     try:
         outcome = optimize_function(module, model, sandbox, tests=tests, meter=args.meter, rounds=args.rounds, samples=args.samples, generated=args.inputs,
                                     seed=args.seed, repeats=args.repeats, differential_budget=args.differential_budget, temperature=args.temperature,
-                                    max_tokens=args.max_tokens, call_cpu_seconds=args.timeout, cost_inputs=args.cost_inputs)  # fmt: skip
+                                    max_tokens=args.max_tokens, call_cpu_seconds=args.timeout, cost_inputs=args.cost_inputs, properties=args.properties)  # fmt: skip
     except ModuleDoesNotLoad as exc:
         print("error: %s" % exc, file=err)
         return 2

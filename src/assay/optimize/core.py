@@ -46,6 +46,7 @@ class Inputs:
     generated: int = 0
     shapes: str = ""
     skipped: list[str] = field(default_factory=list)
+    properties: list[str] = field(default_factory=list)  # model-written properties the original holds (checks)
 
 
 @dataclass
@@ -131,8 +132,14 @@ def check_loads(sandbox: Any, module: Module) -> None:
 
 def optimize_function(module: Module, model: Model, sandbox: Any, *, tests: TestInputs | None = None, meter: str = "instructions", rounds: int = 3,
                       samples: int = 1, generated: int = 30, seed: int = 0, repeats: int = 7, differential_budget: int = 200, temperature: float = 0.0,
-                      max_tokens: int = 1024, call_cpu_seconds: float = 1.0, cost_inputs: int = 6) -> Outcome:  # fmt: skip
-    """Ask ``model`` for faster versions of ``module``'s function; keep those that behave as the original; measure the fastest."""
+                      max_tokens: int = 1024, call_cpu_seconds: float = 1.0, cost_inputs: int = 6, properties: int = 0) -> Outcome:  # fmt: skip
+    """Ask ``model`` for faster versions of ``module``'s function; keep those that behave as the original; measure the fastest.
+
+    ``properties``: ask the model for this many Hypothesis properties of the
+    function first (:class:`assay.oracles.properties.PropertyOracle`); those
+    the original holds, and that reject trivially wrong programs, become
+    checks every faster version must pass too.
+    """
     problem = Problem("%s::%s" % (module.path.name, module.name), module.function, module.name, tests=())
     pool, counts = build_pool(module, problem, tests, generated, seed)
     check_loads(sandbox, module)
@@ -160,12 +167,20 @@ def optimize_function(module: Module, model: Model, sandbox: Any, *, tests: Test
                               repeats=1 if meter == "instructions" else 3, min_gain=0.02 if meter == "instructions" else 0.05)  # fmt: skip
     ledger = Ledger()
     task = SolveTask(problem, MeteredModel(model, ledger), GenerationParams(temperature=temperature, max_tokens=max_tokens, seed=seed), 1, sandbox=sandbox)
+    if properties > 0:
+        from assay.oracles import OracleContext
+        from assay.oracles.properties import PropertyOracle
+
+        context = OracleContext(problem, sandbox, pool, model=task, params=GenerationParams(temperature=0.0, max_tokens=max_tokens, seed=seed), reference=module.source, seed=seed)
+        asyncio.run(PropertyOracle(count=properties).build(context))
+        counts.properties = [str(p.get("name")) for p in pool.extras.get("property", [])]
+        counts.skipped += ["property %s: %s" % (d.what, d.reason) for d in pool.discarded if d.kind is OracleKind.PROPERTY]
     search = OptimizeSearch(preset, task, start=module.source, pool=pool, make_program=make_program, task_text="", present=present)
     result = asyncio.run(search.run())
     best = search.answer()
     start = search.start_node
     outcome = Outcome(module, search.meter.name, counts, module.source, None, None, None, judged=search.judged, compared_inputs=len(search.compare_inputs))
-    outcome.calls, outcome.tokens, outcome.seconds = result.spent.calls, result.spent.tokens, result.spent.seconds
+    outcome.calls, outcome.tokens, outcome.seconds = ledger.total.calls, ledger.total.completion_tokens + ledger.total.prompt_tokens, result.spent.seconds
     if best is not None and best.check is not None:
         outcome.checks = (best.check.passed, best.check.total)
     if best is not None and start is not None and best is not start:
@@ -211,7 +226,8 @@ def evidence_lines(outcome: Outcome) -> list[str]:
         diff = evidence.differential
         if diff is not None:
             lines.append("differential: %s" % diff.summary())
-        lines.append("checks: passes %d of %d (doctests and the tests file's asserts), as the original does" % outcome.checks)
+        lines.append("checks: passes %d of %d (doctests, the tests file's asserts%s), as the original does" % (
+            *outcome.checks, ", properties %s" % ", ".join(counts.properties) if counts.properties else ""))  # fmt: skip
         lines.append("properties held: %s" % "; ".join(evidence.properties))
     else:
         lines.append("inputs: %s" % (", ".join(sources) or "none given"))
