@@ -29,7 +29,6 @@ and every path's verdicts are checked to be the same.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import statistics
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         connect_seconds = time.perf_counter() - began
         print(f"  cluster of 2 one-CPU nodes up in {cluster_seconds:.1f}s; the driver joined in {connect_seconds:.1f}s", flush=True)
         for r in range(args.rounds):
-            order = PATHS[r % len(PATHS):] + PATHS[: r % len(PATHS)]
+            order = PATHS[r % len(PATHS) :] + PATHS[: r % len(PATHS)]
             for path in order:
                 started, elapsed, got = one_run(path, cluster.address, samples, workdir, "%d-%d" % (r, PATHS.index(path)))
                 runs[path].append((started, elapsed))
@@ -154,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [[p, "%.1f" % rate[p], "%.2f" % startup[p], " / ".join("%.1f" % (n / e) for _, e in runs[p]), "%d/%d" % (agree[p], n)] for p in PATHS]
         lines = [
             f"Run: `{command}` on {report.today()}, revision {report.git_revision()}.",
-            f"Machine: {report.machine()}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
-            "(other jobs shared this machine: numbers are lower bounds).",
+            f"Machine: {report.machine()}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (other jobs shared this machine: numbers are lower bounds).",
             "",
             f"{n} HumanEval samples from bench/data/humaneval_mixed.jsonl ({passed} pass), judged by `evaluate` as `assay eval` does, "
             "each run into a fresh store. The Ray cluster is two `ray start` node processes on this machine, **one CPU each** "
@@ -167,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             report.table(["path", "samples/s", "start-up s", "each round, samples/s", "verdicts as local"], rows),
             "",
-            f"- 2 nodes against 1: **{rate['Ray, 2 nodes'] / rate['Ray, 1 node']:.2f}x** "
-            f"(the local pool, 2 workers against 1: {rate['local, 2 workers'] / rate['local, 1 worker']:.2f}x).",
+            f"- 2 nodes against 1: **{rate['Ray, 2 nodes'] / rate['Ray, 1 node']:.2f}x** (the local pool, 2 workers against 1: {rate['local, 2 workers'] / rate['local, 1 worker']:.2f}x).",
             f"- Ray against the local pool at the same workers: {rate['Ray, 1 node'] / rate['local, 1 worker']:.2f}x with one, "
             f"{rate['Ray, 2 nodes'] / rate['local, 2 workers']:.2f}x with two: the price of the chunks' round trips and of each "
             "actor calibrating the problems it sees, no larger than the spread between rounds on this busy machine.",

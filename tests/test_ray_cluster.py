@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -134,7 +135,7 @@ def test_serve_scores_on_the_cluster(cluster):
                 url = line.split("listening on ")[1].split()[0]
                 break
         assert url, "assay serve --ray did not start"
-        items = [{"task_id": p.task_id, "completion": p.reference[len(p.prompt):] if i % 2 == 0 else "    return None\n", "id": i} for i, p in enumerate(problems)]
+        items = [{"task_id": p.task_id, "completion": p.reference[len(p.prompt) :] if i % 2 == 0 else "    return None\n", "id": i} for i, p in enumerate(problems)]
         answer = httpx.post(url + "/v1/rewards", json={"kind": "correctness", "benchmark": "humaneval", "items": items}, timeout=120).json()
         assert answer["rewards"] == [1.0, 0.0] * 3 and answer["infra_errors"] == 0
     finally:
@@ -151,7 +152,8 @@ def test_a_lost_node_loses_nothing(cluster, samples, local_verdicts, tmp_path):
     assert "2 actors on 2 nodes" in err  # it started on both nodes
     assert at_kill < N
     # the kill hit work in flight on the lost node, and that work was judged again elsewhere
-    assert "1 actor lost" in err and "sent again" in err and "0 chunks sent again" not in err, err[-3000:]
+    lost, again = re.search(r"(\d+) actors? lost", err), re.search(r"(\d+) chunks? sent again", err)
+    assert lost and again and int(lost[1]) >= 1 and int(again[1]) >= 1, err[-3000:]  # (a replacement placed on the dead node counts as lost too)
     got = verdicts(tmp_path / "results.jsonl")
     assert len(got) == N and not any(v[3] == "infra_error" for v in got)
     assert got == local_verdicts

@@ -35,10 +35,10 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
-import socket
 import threading
 import time
 from collections import Counter
@@ -272,7 +272,12 @@ class RayJudge:
     def summary(self) -> str:
         """Where the samples were judged and what was lost on the way (one line)."""
         where = ", ".join("%d on node %s" % (n, node[:8]) for node, n in sorted(self.judged_by.items())) or "nothing judged"
-        lost = "; %d actor%s lost (%s), %d chunk%s sent again" % (len(self.lost), "" if len(self.lost) == 1 else "s", "; ".join(self.lost[:3]), self.retried_chunks, "" if self.retried_chunks == 1 else "s") if self.lost else ""
+        lost = (
+            "; %d actor%s lost (%s), %d chunk%s sent again"
+            % (len(self.lost), "" if len(self.lost) == 1 else "s", "; ".join(self.lost[:3]), self.retried_chunks, "" if self.retried_chunks == 1 else "s")
+            if self.lost
+            else ""
+        )
         return "Ray: judged %s%s" % (where, lost)
 
     def close(self) -> None:
@@ -420,8 +425,6 @@ class RayJudge:
                         on_result(position, result)
                     yield position, result
         feeder.join()
-
-
 
 
 def add_ray_option(parser: Any) -> None:
