@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from assay.optimize.cli import command_optimize, configure_optimize
+from assay.optimize.core import build_pool
 from assay.optimize.module import BadTarget, load_module, read_tests, splice
+from assay.problems import Problem
 
 DEMO = Path(__file__).parent / "fixtures" / "optimize_demo"
 
@@ -88,7 +90,7 @@ def test_write_changes_only_the_function(tmp_path, sandbox):
     model = replies(tmp_path, ("Make `longest_quiet_streak` faster", FAST_STREAK))
     code, out, err = optimize(sandbox, "%s::longest_quiet_streak" % module, "--tests", str(tests), "--model", model, "--meter", "cpu-time", "--repeats", "3", "--write")
     assert code == 0, err
-    assert "median of 3 paired repeats" in out and "wrote %s: only longest_quiet_streak changed" % module in out
+    assert "median of 3 paired repeats; 75% interval" in out and "wrote %s: only longest_quiet_streak changed" % module in out
     after = module.read_text()
     start = before.index("def longest_quiet_streak")
     end = before.index('\n\nif __name__ == "__main__":')
@@ -144,3 +146,13 @@ def test_module_reading_and_splicing(tmp_path):
     assert new.encode() == b"import os\r\n\r\ndef f(x):\r\n    return x + 0\r\n\r\nY = 1\r\n"
     with pytest.raises(BadTarget):
         load_module(module, "WORD")
+
+
+def test_doctests_come_from_the_function_and_the_module_docstring(tmp_path):
+    source = (DEMO / "textstats.py").read_text()
+    documented = tmp_path / "documented.py"
+    documented.write_text('"""Ticket maths.\n\n>>> pairs_with_sum([1, 1], 2)\n1\n"""\n' + source.split('"""', 2)[2])
+    module = load_module(documented, "pairs_with_sum")
+    pool, counts = build_pool(module, Problem("x", module.function, module.name, ()), None, 5, 0)
+    assert counts.doctests == 2 and sorted(t.test.args for t in pool.tests) == [([1, 1], 2), ([1, 2, 3, 4], 5)]
+    assert counts.generated == 5 and len(pool.inputs) == 5

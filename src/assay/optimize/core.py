@@ -11,10 +11,11 @@ measures the fastest kept version against the original on the meter.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import difflib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from assay.models.accounting import Ledger, MeteredModel
@@ -90,10 +91,16 @@ def build_pool(module: Module, problem: Problem, tests: TestInputs | None, gener
     """The doctests and the tests file's asserts as checks (trust 1.0); their inputs, the plain calls and generated values as inputs."""
     pool = OraclePool(problem.task_id)
     counts = Inputs()
-    for test in example_tests(problem, extract_examples(problem)):
-        if not test.test.kwargs:
-            pool.add(test)
-            counts.doctests += 1
+    seen = set()
+    for source in (problem, module_doc_problem(module, problem)):
+        if source is None:
+            continue
+        for test in example_tests(source, extract_examples(source)):
+            key = repr((test.test.args, test.test.expected))
+            if not test.test.kwargs and key not in seen:
+                seen.add(key)
+                pool.add(replace(test, test=replace(test.test, name="doctest_%d" % len(seen))))
+                counts.doctests += 1
     if tests is not None:
         for number, (args, expected, text) in enumerate(tests.expected):
             comparison, abs_tol, rel_tol = _expected_test(expected)
@@ -121,6 +128,18 @@ def build_pool(module: Module, problem: Problem, tests: TestInputs | None, gener
     elif not shapes and not seeds:
         pool.inputs.append(())  # a function of no arguments: one call
     return pool, counts
+
+
+def module_doc_problem(module: Module, problem: Problem) -> Problem | None:
+    """The module's docstring as if it were the function's, for its ``>>> function(...)`` examples; None without one."""
+    try:
+        doc = ast.get_docstring(ast.parse(module.source), clean=False)
+    except SyntaxError:
+        return None
+    if not doc or ">>>" not in doc:
+        return None
+    body = "\n".join("    " + line for line in doc.replace('"""', "'''").splitlines())
+    return replace(problem, prompt='def %s(*args):\n    """\n%s\n    """\n' % (module.name, body))
 
 
 def check_loads(sandbox: Any, module: Module) -> None:

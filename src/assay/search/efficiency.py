@@ -273,7 +273,10 @@ class Speedup:
     def confidence(self) -> str:
         if self.exact:
             return "exact: the %s meter is deterministic, one measurement each" % self.meter
-        return "median of %d paired repeats, range %.2fx-%.2fx" % (self.repeats, self.low, self.high)
+        if self.repeats < 2:
+            return "one paired measurement on a noisy meter: no interval"
+        coverage = 100.0 * (1.0 - 2.0 ** (1 - self.repeats))  # [min, max] of n ratios covers their median with this probability
+        return "median of %d paired repeats; %.0f%% interval %.2fx-%.2fx (their min and max)" % (self.repeats, coverage, self.low, self.high)
 
     def describe(self) -> str:
         return "%.2fx on %s (%s; %s -> %s %s over %d inputs)" % (self.ratio, self.meter, self.confidence(), _figure(self.base_total), _figure(self.new_total), self.unit, self.inputs)
