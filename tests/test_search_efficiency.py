@@ -163,6 +163,8 @@ def test_llm4effi_answers_with_the_fastest_correct_algorithm(tmp_path, sandbox):
 def test_split_algorithms_and_grown_inputs():
     assert split_algorithms("1. a\n2. b\n3) c") == ["1. a", "2. b", "3) c"]
     assert split_algorithms("just one") == ["just one"]
+    steps = "**Algorithm 1 (O(n^2))**: pairs.\n  1. loop\n  2. loop again\n**Algorithm 2 (O(n))**: a dict.\n  1. count"
+    assert split_algorithms(steps) == ["**Algorithm 1 (O(n^2))**: pairs.\n  1. loop\n  2. loop again", "**Algorithm 2 (O(n))**: a dict.\n  1. count"]
     assert grown_inputs([([1, 2], 3, "ab")], (2,)) == [([1, 2, 1, 2], 6, "abab")]
 
 

@@ -678,6 +678,8 @@ class Llm4EffiSearch(OptimizeSearch):
         index = self._indices(1)
         (completion,) = await self.task.generate(messages, params.replace(n=1), index=index)
         texts = split_algorithms(operators._strip_code(completion.text))[: preset.algorithms]
+        if not texts:  # nothing usable: programs straight from the problem, as the engine starts
+            await self.start()
         plans = [self._add(NodeKind.PLAN, "algorithm", text, None, operators.Made(text, messages, completion.text, index)) for text in texts]
         for plan in plans:
             for made in await operators.implement(self.task, 1, params, plan=plan.content, index=self._indices(1)):
@@ -731,7 +733,9 @@ def split_algorithms(text: str) -> list[str]:
     """The algorithms of a reply: blocks starting "Algorithm N" or "N." / "N)" at a line's start; the whole text if there are none."""
     import re
 
-    starts = [m.start() for m in re.finditer(r"(?im)^\s*(?:[#*\-\s]*)(?:algorithm\s*\d+|\d+[.)])", text)]
+    starts = [m.start() for m in re.finditer(r"(?im)^[ \t]*[#*\-]*[ \t]*\**algorithm\s*\d+", text)]  # "Algorithm N" headers, if any
+    if not starts:
+        starts = [m.start() for m in re.finditer(r"(?m)^[#*\-]*[ \t]?\**\d+[.)]", text)]  # else numbered lines at the margin
     if not starts:
         return [text.strip()] if text.strip() else []
     blocks = [text[a:b].strip() for a, b in zip(starts, starts[1:] + [len(text)])]
