@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from assay.models.extract import program_from_reply
 from assay.optimize.cli import command_optimize, configure_optimize
 from assay.optimize.core import build_pool
 from assay.optimize.module import BadTarget, load_module, read_tests, splice
@@ -140,6 +141,9 @@ def test_module_reading_and_splicing(tmp_path):
     new, region = splice(loaded, FAST_PAIRS)
     assert region == FAST_PAIRS and new.replace(FAST_PAIRS, loaded.function) == loaded.source
     assert splice(loaded, "def something_else():\n    pass\n") is None
+    assert loaded.header.startswith("def pairs_with_sum") and loaded.header.endswith('    2\n    """\n')
+    body_only, _ = program_from_reply("```python\n    return len(amounts)\n```", Problem("x", loaded.header, "pairs_with_sum", ()))
+    assert splice(loaded, body_only)[1] == loaded.header + "    return len(amounts)\n"  # a reply that is only a body continues the header
     crlf = tmp_path / "crlf.py"
     crlf.write_bytes(b"import os\r\n\r\ndef f(x):\r\n    return x\r\n\r\nY = 1\r\n")
     new, _ = splice(load_module(crlf, "f"), "def f(x):\n    return x + 0\n")

@@ -159,7 +159,7 @@ def optimize_function(module: Module, model: Model, sandbox: Any, *, tests: Test
     the original holds, and that reject trivially wrong programs, become
     checks every faster version must pass too.
     """
-    problem = Problem("%s::%s" % (module.path.name, module.name), module.function, module.name, tests=())
+    problem = Problem("%s::%s" % (module.path.name, module.name), module.header, module.name, tests=())
     pool, counts = build_pool(module, problem, tests, generated, seed)
     check_loads(sandbox, module)
     regions: dict[str, str] = {}

@@ -25,6 +25,7 @@ class Module:
     name: str
     first: int
     last: int
+    header_last: int = 0  # the last line of the signature and docstring (0: the def line)
 
     @property
     def lines(self) -> list[str]:
@@ -33,6 +34,11 @@ class Module:
     @property
     def function(self) -> str:
         return "".join(self.lines[self.first - 1 : self.last])
+
+    @property
+    def header(self) -> str:
+        """The decorators, signature and docstring: what a HumanEval-style prompt shows (a reply that is only a body continues it)."""
+        return "".join(self.lines[self.first - 1 : max(self.header_last, self.first)])
 
     @property
     def newline(self) -> str:
@@ -74,7 +80,10 @@ def load_module(path: Path, name: str) -> Module:
             if isinstance(node, ast.AsyncFunctionDef):
                 raise BadTarget("%s is a coroutine function; assay optimize makes plain functions faster" % name)
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            return Module(path, source, name, first, node.end_lineno or node.lineno)
+            head = node.body[0]
+            documented = isinstance(head, ast.Expr) and isinstance(head.value, ast.Constant) and isinstance(head.value.value, str)
+            header_last = (head.end_lineno or head.lineno) if documented else head.lineno - 1
+            return Module(path, source, name, first, node.end_lineno or node.lineno, header_last)
     raise BadTarget("%s defines no top-level function %s" % (path, name))
 
 
