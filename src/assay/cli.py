@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from assay.plugins import BENCHMARKS, COMMANDS, STRATEGIES, Command, hookimpl
@@ -29,17 +29,21 @@ def _ks(text: str) -> tuple[int, ...]:
     return ks
 
 
-def progress_bar(label: str, count_passed: bool = True) -> tuple[Progress, Callable[..., None]]:
+def progress_bar(label: str, count_passed: bool = True) -> tuple[contextlib.AbstractContextManager, Callable[..., None]]:
     """A progress bar on stderr (shown on a terminal, or with ASSAY_PROGRESS=1) and its callback.
 
     The callback takes (done, total) and, optionally, the outcome just
-    finished, whose ``passed`` is counted.
+    finished, whose ``passed`` is counted. Where no bar is shown, nothing of
+    it is even imported (start-up time).
     """
+    if not errors.is_terminal and os.environ.get("ASSAY_PROGRESS") != "1":
+        return contextlib.nullcontext(), lambda done, total, outcome=None: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     passed = [TextColumn("[green]{task.fields[passed]} passed")] if count_passed else []
     progress = Progress(
         TextColumn("[bold]%s" % label), BarColumn(), MofNCompleteColumn(), *passed,
         TimeElapsedColumn(), TimeRemainingColumn(), console=errors,
-        disable=not errors.is_terminal and os.environ.get("ASSAY_PROGRESS") != "1",
     )  # fmt: skip
     state: dict = {"task": None, "passed": 0}
 
@@ -121,19 +125,27 @@ def register_commands(register: Callable[..., None]) -> None:
     register("plugins", Command("list what each plugin registers (benchmarks, models, meters, ...)", lambda parser: None, command_plugins))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; given ``argv``, only the command it names gets its options.
+
+    Configuring a command can import what it needs (its choices come from
+    registries: strategies, meters, model backends); a run pays only for its own.
+    """
     parser = argparse.ArgumentParser(prog="assay", description="Execution feedback for code written by language models.")
     sub = parser.add_subparsers(dest="command", required=True)
+    chosen = None if argv is None else next((arg for arg in argv if not arg.startswith("-")), "")
     for entry in COMMANDS.entries():
         command: Command = entry.value
         child = sub.add_parser(entry.name, help=command.help, description=command.description or command.help)
-        command.configure(child)
+        if chosen is None or chosen == entry.name:
+            command.configure(child)
         child.set_defaults(run_command=command.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     warnings.simplefilter("default")
     try:
         return int(args.run_command(args) or 0)
@@ -157,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 def command_eval(args: argparse.Namespace) -> int:
     from assay.evaluate import EvalConfig, evaluate, write_results
     from assay.problems import load_benchmark
-    from assay.scale import RayJudgeError, judge_for
     from assay.sandbox.limits import Limits, MiB
+    from assay.scale import RayJudgeError, judge_for
     from assay.store import Store
 
     try:

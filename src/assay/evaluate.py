@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import reprlib
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -304,6 +305,47 @@ def evaluate(
     so a run killed in between resumes with the measuring only.
     """
     config = config or EvalConfig()
+    # the sandbox's workers start while the benchmark and the samples load (start-up time); unused if nothing is to run
+    starting = _Starting(lambda: Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds)) if sandbox is None and judge is None else None
+    try:
+        return _evaluate(benchmark, samples, config, store, resume, sandbox, on_progress, judge, starting)
+    finally:
+        if starting is not None:
+            starting.discard()
+
+
+class _Starting:
+    """A Sandbox being started on a thread of its own; ``get`` waits for it, ``discard`` closes it unless taken."""
+
+    def __init__(self, factory: Callable[[], Sandbox]) -> None:
+        self._box: Sandbox | None = None
+        self._error: BaseException | None = None
+        self._taken = False
+        self._thread = threading.Thread(target=self._start, args=(factory,), name="assay-sandbox-start", daemon=True)
+        self._thread.start()
+
+    def _start(self, factory: Callable[[], Sandbox]) -> None:
+        try:
+            self._box = factory()
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread by get()
+            self._error = exc
+
+    def get(self) -> Sandbox:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._box is not None
+        self._taken = True
+        return self._box
+
+    def discard(self) -> None:
+        self._thread.join()
+        if self._box is not None and not self._taken:
+            self._box.close()
+
+
+def _evaluate(benchmark: str | Path | Sequence[Problem], samples: str | Path | Iterable[Sample | SampleError], config: EvalConfig, store: Store | None,
+              resume: bool, sandbox: Sandbox | None, on_progress: Progress | None, judge: Any, starting: _Starting | None) -> EvalReport:  # fmt: skip
     if isinstance(benchmark, (str, Path)):
         name, problems = str(benchmark), load_benchmark(benchmark)
     else:
@@ -329,7 +371,12 @@ def evaluate(
         run.progress()
         if todo or unmeasured:
             local = judge is None or measuring
-            box = sandbox or (Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds) if local else None)
+            if sandbox is not None:
+                box: Sandbox | None = sandbox
+            elif starting is not None:
+                box = starting.get()
+            else:
+                box = Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds) if local else None
             try:
                 judged = list(run.judge(judge or box, by_id, todo, final=not measuring))
                 if measuring:

@@ -286,14 +286,17 @@ def bootstrap_ci(
     if n_resamples < 1:
         raise ValueError("n_resamples must be >= 1")
     estimate = float(statistic(items))
-    rng = random.Random(seed)
-    n = len(items)
-    values: list[float] = []
-    for _ in range(n_resamples):
-        resample = [items[rng.randrange(n)] for _ in range(n)]
-        value = float(statistic(resample))
-        if math.isfinite(value):
-            values.append(value)
+    first = items[0]
+    if all(item == first for item in items):  # every resample is the sample itself (all solved, say): no need to draw
+        values = [estimate] if math.isfinite(estimate) else []
+    else:
+        rng = random.Random(seed)
+        n = len(items)
+        values = []
+        for _ in range(n_resamples):
+            value = float(statistic(rng.choices(items, k=n)))
+            if math.isfinite(value):
+                values.append(value)
     if not values:
         return BootstrapCI(estimate, math.nan, math.nan, confidence, n_resamples, seed)
     values.sort()

@@ -21,7 +21,7 @@ from assay.models.accounting import Ledger, MeteredModel
 from assay.models.base import GenerationParams, Model
 from assay.oracles import OracleContext
 from assay.oracles.pool import OraclePool
-from assay.plugins import ORACLES, Command, hookimpl
+from assay.plugins import ORACLES
 from assay.problems import Problem
 from assay.sandbox.pool import Sandbox
 from assay.store import Store
@@ -190,8 +190,3 @@ def command_oracles(args) -> int:
     if total.calls:
         console.print("model: %d calls, %d prompt + %d completion tokens, %.1fs" % (total.calls, total.prompt_tokens, total.completion_tokens, total.seconds))
     return 0
-
-
-@hookimpl
-def register_commands(register: Callable[..., None]) -> None:
-    register("oracles", Command("build oracle pools (tests a search may see) for a benchmark, and tally them per kind", configure_oracles, command_oracles))

@@ -55,7 +55,9 @@ def problem_from_record(record: dict, benchmark: str = BENCHMARK) -> Problem:
 
 @functools.cache
 def _problems() -> tuple[Problem, ...]:
-    return tuple(problem_from_record(record) for record in _records())
+    from assay.problems.cache import cached
+
+    return cached(BENCHMARK, data_file(), lambda: tuple(problem_from_record(record) for record in _records()))
 
 
 def load_problems() -> list[Problem]:

@@ -117,7 +117,9 @@ class Sandbox:
         self._script_calls = ScriptCalls()
         self._closed = False
         first = self._workers[0]
-        first.start()
+        for worker in self._workers:  # all start at once; the first use of each waits for it to be ready
+            worker.launch()
+        first.await_hello()
         self.isolation: IsolationPlan = plan(cgroups.available if cgroups else {"memory": False, "pids": False}, first.hello.get("pid_namespace_per_run"))
         warn_missing(self.isolation)
         for worker in self._workers:
@@ -135,6 +137,8 @@ class Sandbox:
         if self._closed:
             return
         self._closed = True
+        for worker in self._workers:
+            worker.ask_to_exit()  # all at once; each close below then waits for its own
         for worker in self._workers:
             worker.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -85,15 +85,21 @@ class TestVerdict:
         return self.status is Status.PASS
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """As ``dataclasses.asdict`` gives it (status as its value, empty fields left out), built directly: it is on every result's path."""
+        data = {name: getattr(self, name) for name in _VERDICT_FIELDS}
         data["status"] = self.status.value
-        return {k: v for k, v in data.items() if v not in (None, "")}
+        data["measurement"] = {name: getattr(self.measurement, name) for name in _MEASUREMENT_FIELDS}
+        return {k: v for k, v in data.items() if v is not None and v != ""}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TestVerdict":
         known = {f for f in cls.__dataclass_fields__ if f not in ("status", "measurement")}
         measurement = Measurement(**{k: int(v) for k, v in (data.get("measurement") or {}).items() if k in Measurement.__dataclass_fields__})
         return cls(status=Status(data["status"]), measurement=measurement, **{k: v for k, v in data.items() if k in known})
+
+
+_VERDICT_FIELDS = tuple(TestVerdict.__dataclass_fields__)
+_MEASUREMENT_FIELDS = tuple(Measurement.__dataclass_fields__)
 
 
 @dataclass

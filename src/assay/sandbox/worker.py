@@ -85,6 +85,7 @@ class Worker:
         self.groups: WorkerGroups | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.hello: dict[str, Any] = {}
+        self._starting = False  # launched, its hello not read yet
         self.samples_run = 0
         self.lock = threading.Lock()
         self._log = tempfile.TemporaryFile()
@@ -106,6 +107,11 @@ class Worker:
         return ["/bin/sh", "-c", "; ".join(prelude) + '; exec "$@"', "assay-worker", *inner]
 
     def start(self) -> None:
+        self.launch()
+        self.await_hello()
+
+    def launch(self) -> None:
+        """Start the worker's process without waiting for it to be ready (:meth:`await_hello`, or the first use, waits)."""
         if self.cgroups is not None and self.groups is None:
             # room for the zygote and monitor on top of the candidate's own limits
             self.groups = self.cgroups.create(group_name(self.index), self.limits.memory_bytes + (512 << 20), self.limits.processes + 16)
@@ -123,6 +129,13 @@ class Worker:
             )
         except OSError as exc:
             raise InfraError("could not start a sandbox worker: %s" % exc) from exc
+        self._starting = True
+
+    def await_hello(self) -> None:
+        """Wait for a launched worker to say it is ready."""
+        if not self._starting:
+            return
+        self._starting = False
         message = self._read(STARTUP_TIMEOUT)
         if message.get("op") != "hello":
             raise InfraError("sandbox worker did not start: %s" % self.diagnostics())
@@ -136,9 +149,21 @@ class Worker:
         if not self.alive:
             self.stop()
             self.start()
+        elif self._starting:
+            self.await_hello()
+
+    def ask_to_exit(self) -> None:
+        """Tell the worker to exit, without waiting (a pool closing all its workers waits for them together)."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            try:
+                protocol.write_message(process.stdin.fileno(), {"op": "exit"})
+            except (OSError, ValueError):
+                pass
 
     def stop(self) -> None:
         process, self.process = self.process, None
+        self._starting = False
         if process is not None:
             try:
                 if process.poll() is None:

