@@ -95,11 +95,11 @@ def infra_result(problem: Problem, message: str) -> SampleResult:
 class JudgeActor:
     """One Ray actor: a warm Sandbox on its node, judging chunks of (problem, program) pairs."""
 
-    def __init__(self, workers: int, limits: Limits | None, timeout_factor: float, min_cpu_seconds: float) -> None:
+    def __init__(self, workers: int, limits: Limits | None, timeout_factor: float, min_cpu_seconds: float, pin: bool | None = False) -> None:
         from assay.sandbox.pool import Sandbox
 
-        # several actors may share a machine (and its CPUs): let the kernel place the workers
-        self.sandbox = Sandbox(workers=workers, limits=limits, timeout_factor=timeout_factor, min_cpu_seconds=min_cpu_seconds, pin=False)
+        # pin: as a local pool (None: pinned when it has every CPU the process may use); False where actors may share a machine
+        self.sandbox = Sandbox(workers=workers, limits=limits, timeout_factor=timeout_factor, min_cpu_seconds=min_cpu_seconds, pin=pin)
         self.judged = 0
 
     def info(self) -> dict[str, Any]:
@@ -209,7 +209,9 @@ class RayJudge:
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
         else:
             options["scheduling_strategy"] = "SPREAD"
-        handle = self._actor_class.options(**options).remote(workers, self.limits, self.timeout_factor, self.min_cpu_seconds)
+        # the node's own actor pins its workers as a local pool does (when it has them all); actors that may share a node do not
+        pin = None if node is not None else False
+        handle = self._actor_class.options(**options).remote(workers, self.limits, self.timeout_factor, self.min_cpu_seconds, pin)
         slot = _Slot(len(self.slots), handle, node)
         slot.info = {"workers": workers}
         self.slots.append(slot)
@@ -267,7 +269,15 @@ class RayJudge:
     def describe(self) -> str:
         live = [s for s in self.slots if s.alive and s.ready]
         waiting = sum(s.alive and not s.ready for s in self.slots)
-        return "%d actors on %d nodes, %d sandbox workers%s" % (len(live), len(self.nodes), self.size, ", %d more starting" % waiting if waiting else "")
+        nodes = len(self.nodes)
+        return "%d actor%s on %d node%s, %d sandbox workers%s" % (
+            len(live),
+            "" if len(live) == 1 else "s",
+            nodes,
+            "" if nodes == 1 else "s",
+            self.size,
+            ", %d more starting" % waiting if waiting else "",
+        )
 
     def summary(self) -> str:
         """Where the samples were judged and what was lost on the way (one line)."""
