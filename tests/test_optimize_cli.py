@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from assay.measure.meters import ReferenceUnavailable, register_meter
 from assay.models.extract import program_from_reply
 from assay.optimize.cli import command_optimize, configure_optimize
 from assay.optimize.core import build_pool
 from assay.optimize.module import BadTarget, load_module, read_tests, splice
+from assay.plugins import METERS
 from assay.problems import Problem
 
 DEMO = Path(__file__).parent / "fixtures" / "optimize_demo"
@@ -128,6 +130,30 @@ def test_bad_targets_exit_2(tmp_path, sandbox):
     broken.write_text("import a_module_that_is_not_there\n\ndef f(x):\n    return x\n")
     code, _, err = optimize(sandbox, "%s::f" % broken, "--model", replies(tmp_path))
     assert code == 2 and "does not load in the sandbox" in err and "a_module_that_is_not_there" in err
+
+
+class Unavailable:
+    name, unit, deterministic = "unavailable-test", "units", True
+
+    def call_costs(self, sandbox, program, calls, timeout_seconds):
+        raise ReferenceUnavailable("not installed here")
+
+
+def test_a_meter_that_cannot_measure_exits_2_and_writes_nothing(tmp_path, sandbox):
+    register_meter("unavailable-test", Unavailable)
+    try:
+        check_meter_that_cannot_measure(tmp_path, sandbox)
+    finally:
+        METERS._entries.pop("unavailable-test", None)  # noqa: SLF001 - a test's own meter, gone after it
+
+
+def check_meter_that_cannot_measure(tmp_path, sandbox):
+    module, tests = demo(tmp_path)
+    before = module.read_bytes()
+    model = replies(tmp_path, ("Make `pairs_with_sum` faster", FAST_PAIRS))
+    code, out, err = optimize(sandbox, "%s::pairs_with_sum" % module, "--model", model, "--meter", "unavailable-test", "--write")
+    assert code == 2 and "the unavailable-test meter could not measure: not installed here" in err
+    assert module.read_bytes() == before
 
 
 def test_module_reading_and_splicing(tmp_path):

@@ -6,7 +6,8 @@ tried, checks passed, properties held); writes nothing unless ``--write``.
 Exit 0: a faster version was found (and, with ``--write``, written); 1:
 none that behaves the same and is faster; 2: bad input (a target that is not
 ``path.py::function``, a module or tests file that does not parse, a module
-that does not load in the sandbox, an unknown meter or model).
+that does not load in the sandbox, a meter that cannot measure here, an
+unknown meter or model).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def command_optimize(args: argparse.Namespace, out: Any = None, err: Any = None,
     out = out or sys.stdout
     err = err or sys.stderr
     from assay.models import CachedModel, ModelError, ResponseCache, load_model
-    from assay.optimize.core import ModuleDoesNotLoad, evidence_lines, optimize_function, summary_lines
+    from assay.optimize.core import CannotMeasure, ModuleDoesNotLoad, evidence_lines, optimize_function, summary_lines
     from assay.optimize.module import BadTarget, load_module, parse_target, read_tests
 
     try:
@@ -76,7 +77,7 @@ def command_optimize(args: argparse.Namespace, out: Any = None, err: Any = None,
         outcome = optimize_function(module, model, sandbox, tests=tests, meter=args.meter, rounds=args.rounds, samples=args.samples, generated=args.inputs,
                                     seed=args.seed, repeats=args.repeats, differential_budget=args.differential_budget, temperature=args.temperature,
                                     max_tokens=args.max_tokens, call_cpu_seconds=args.timeout, cost_inputs=args.cost_inputs, properties=args.properties)  # fmt: skip
-    except ModuleDoesNotLoad as exc:
+    except (ModuleDoesNotLoad, CannotMeasure) as exc:
         print("error: %s" % exc, file=err)
         return 2
     except ModelError as exc:

@@ -37,6 +37,10 @@ class ModuleDoesNotLoad(Exception):
     """The module fails to load in the sandbox (an import of a sibling module, a missing package)."""
 
 
+class CannotMeasure(Exception):
+    """The meter cannot measure here (valgrind missing for ``instructions``) or the sandbox failed while measuring."""
+
+
 @dataclass
 class Inputs:
     """Where the inputs came from, counted."""
@@ -196,6 +200,8 @@ def optimize_function(module: Module, model: Model, sandbox: Any, *, tests: Test
         counts.skipped += ["property %s: %s" % (d.what, d.reason) for d in pool.discarded if d.kind is OracleKind.PROPERTY]
     search = OptimizeSearch(preset, task, start=module.source, pool=pool, make_program=make_program, task_text="", present=present)
     result = asyncio.run(search.run())
+    if search.measure_error:
+        raise CannotMeasure(search.measure_error)
     best = search.answer()
     start = search.start_node
     outcome = Outcome(module, search.meter.name, counts, module.source, None, None, None, judged=search.judged, compared_inputs=len(search.compare_inputs))

@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from assay.measure.meters import MeterInfraError, ReferenceUnavailable
 from assay.models.accounting import BudgetExhausted
 from assay.models.base import Message
 from assay.oracles.differential import Behaviour, DiffResult, call_text, find_distinguishing_input, shapes_from_signature
@@ -467,6 +468,7 @@ class OptimizeSearch(Search):
         self.judged: list[Judged] = []
         self.speedup: Speedup | None = None
         self.gate_runs = 0
+        self.measure_error: str | None = None
 
     # ---------------------------------------------------------------- the loop
 
@@ -481,6 +483,9 @@ class OptimizeSearch(Search):
                 await self.optimize(start)
         except (BudgetExhausted, SandboxBudgetExhausted) as exc:
             self.spent.stopped = str(exc)
+        except (ReferenceUnavailable, MeterInfraError) as exc:  # no cost, no faster: the answer is the best correct program
+            self.measure_error = "the %s meter could not measure: %s" % (self.meter.name, exc)
+            self.spent.stopped = self.measure_error
         best = self.answer()
         self.spent.calls, self.spent.tokens = self.budget.spent.calls, self.budget.spent.total_tokens
         self.spent.sandbox_runs = (self.checker.sandbox_runs if self.checker else 0) + self.gate_runs
@@ -662,6 +667,8 @@ class OptimizeSearch(Search):
     def report(self) -> dict[str, Any]:
         best = self.answer()
         out: dict[str, Any] = {"meter": self.meter.name, "kept": sum(j.kept for j in self.judged), "rejected": sum(not j.kept for j in self.judged)}
+        if self.measure_error:
+            out["error"] = self.measure_error
         if best is not None and best.value is not None and self.start_node is not None:
             out["speedup"] = round(best.value.efficiency, 4)
         return out
