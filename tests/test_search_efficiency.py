@@ -165,7 +165,10 @@ def test_split_algorithms_and_grown_inputs():
     assert split_algorithms("just one") == ["just one"]
     steps = "**Algorithm 1 (O(n^2))**: pairs.\n  1. loop\n  2. loop again\n**Algorithm 2 (O(n))**: a dict.\n  1. count"
     assert split_algorithms(steps) == ["**Algorithm 1 (O(n^2))**: pairs.\n  1. loop\n  2. loop again", "**Algorithm 2 (O(n))**: a dict.\n  1. count"]
-    assert grown_inputs([([1, 2], 3, "ab")], (2,)) == [([1, 2, 1, 2], 6, "abab")]
+    repeated, spread = grown_inputs([([1, 2], 3, "ab")], (2,))
+    assert repeated == ([1, 2, 1, 2], 6, "abab")
+    assert len(spread[0]) == 4 and all(0 <= v <= 2 for v in spread[0]) and spread[1] == 3 and len(spread[2]) == 4 and set(spread[2]) <= {"a", "b"}
+    assert grown_inputs([([1, 2], 3, "ab")], (2,)) == [repeated, spread]  # seeded
 
 
 def test_profile_feedback_counts_the_lines(sandbox):

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -327,14 +328,22 @@ def compare_costs(sandbox: Any, meter: Any, base: str, new: str, entry_point: st
                    statistics.median(base_totals) if base_totals else 0.0, statistics.median(new_totals) if new_totals else 0.0, len(common))  # fmt: skip
 
 
-def grown_inputs(inputs: Sequence[tuple], factors: Sequence[int] = (8, 64)) -> list[tuple]:
-    """Larger versions of inputs, for costs that tell algorithms apart: lists and strings repeated, ints scaled up."""
+def grown_inputs(inputs: Sequence[tuple], factors: Sequence[int] = (8, 64), seed: int = 0) -> list[tuple]:
+    """Larger versions of inputs, for costs that tell algorithms apart, of two kinds per factor.
+
+    Repeated: lists and strings repeated, ints scaled up (the same values
+    again: duplicates, which some algorithms exit early on). Spread: lists
+    and texts as long, made of fresh values like the input's (ints and
+    floats from a range as many times wider, words of the input's letters),
+    ints as they are. Seeded: the same inputs every time.
+    """
+    rng = random.Random(seed)
     out = []
     for args in inputs:
         for factor in factors:
-            grown = tuple(_grow(a, factor) for a in args)
-            if grown != tuple(args):
-                out.append(grown)
+            for grown in (tuple(_grow(a, factor) for a in args), tuple(_spread(a, factor, rng) for a in args)):
+                if grown != tuple(args):
+                    out.append(grown)
     return _distinct(out)
 
 
@@ -344,6 +353,32 @@ def largest(inputs: Sequence[tuple], count: int) -> list[tuple]:
         return list(inputs)
     keep = set(sorted(range(len(inputs)), key=lambda i: (-len(repr(inputs[i])), i))[:count])
     return [args for i, args in enumerate(inputs) if i in keep]
+
+
+def _spread(value: Any, factor: int, rng: random.Random) -> Any:
+    if isinstance(value, str) and value:
+        letters = sorted(set(value.replace(" ", ""))) or ["a"]
+        if " " in value.strip():
+            lengths = [len(w) for w in value.split()] or [3]
+            return " ".join("".join(rng.choice(letters) for _ in range(rng.choice(lengths))) for _ in range(len(value.split()) * factor))
+        return "".join(rng.choice(letters) for _ in range(len(value) * factor))
+    if isinstance(value, list) and value:
+        if all(type(v) is int for v in value):
+            low, high = min(value), max(value)
+            span = max(1, high - low) * factor
+            return [rng.randint(min(low, 0), min(low, 0) + span) for _ in range(len(value) * factor)]
+        if all(type(v) is float for v in value):
+            low, high = min(value), max(value)
+            span = max(1.0, high - low) * factor
+            return [round(rng.uniform(min(low, 0.0), min(low, 0.0) + span), 3) for _ in range(len(value) * factor)]
+        if all(isinstance(v, str) for v in value):
+            letters = sorted(set("".join(value))) or ["a"]
+            lengths = [len(v) for v in value]
+            return ["".join(rng.choice(letters) for _ in range(rng.choice(lengths))) for _ in range(len(value) * factor)]
+        return value * factor
+    if isinstance(value, tuple):
+        return tuple(_spread(v, factor, rng) for v in value)
+    return value
 
 
 def _grow(value: Any, factor: int) -> Any:
