@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from assay.measure.meters import MeterInfraError, ReferenceUnavailable
+from assay.measure.meters import MeterInfraError, ReferenceUnavailable, make_meter
 from assay.models.accounting import BudgetExhausted
 from assay.models.base import Message
 from assay.oracles.differential import Behaviour, DiffResult, call_text, find_distinguishing_input, shapes_from_signature
@@ -487,8 +487,6 @@ class OptimizeSearch(Search):
                  make_program: Callable[[str], str | None] | None = None, task_text: str | None = None,
                  present: Callable[[str], str] | None = None) -> None:  # fmt: skip
         super().__init__(preset, task)
-        from assay.measure.meters import make_meter
-
         self.meter = make_meter(preset.meter)
         self.given_start = start
         self.given_pool = pool
@@ -501,7 +499,6 @@ class OptimizeSearch(Search):
         self.compare_inputs: list[tuple] = []  # what behaviour is compared on (the pool's inputs and larger versions)
         self.costs: dict[str, Cost] = {}
         self.judged: list[Judged] = []
-        self.speedup: Speedup | None = None
         self.gate_runs = 0
         self.measure_error: str | None = None
 
