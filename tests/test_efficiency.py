@@ -171,8 +171,10 @@ def test_killed_efficiency_run_keeps_its_verdicts_and_resumes(sandbox, problem, 
     assert 1 in report.eff_at
 
 
-# Correct, twice as slow as the reference, and it makes the harness's
-# empty baseline call expensive, so that "call minus baseline" comes out near 0.
+# Correct, twice as slow as the reference, and it installs a profile hook that
+# made the old harness's empty baseline call expensive, so that "call minus
+# baseline" came out near 0. The counting server has no baseline in the
+# candidate's reach and refuses profile hooks outright.
 BIASES_ITS_COUNT = """
 import sys
 
@@ -196,11 +198,10 @@ sys.setprofile(_burn)
 def test_instruction_count_a_candidate_biased_is_not_believed(instructions, problem):
     honest = instructions.measure(problem, problem.reference)
     biased = instructions.measure(problem, BIASES_ITS_COUNT)
-    assert biased.passed
-    assert biased.note and "implausibly low" in biased.note
-    assert biased.score < honest.score  # scored on what its CPU time implies, not on its own count
-    top = biased.levels[-1]
-    assert top.value is None or top.value > top.reference  # slower than the reference, as it really is
+    assert honest.passed and honest.score > 0
+    # the meter refuses the profile hook: the program does not run under it, and earns nothing for speed
+    assert not biased.passed and biased.score == 0.0 and biased.failed_at == 1
+    assert all(level.value is None for level in biased.levels)
 
 
 @needs_valgrind

@@ -20,11 +20,13 @@ Two meters are built in, and these names are used everywhere (the CLI's
     percent. (The evaluator's CPU path times stress inputs itself, with
     repeats and censoring, in seconds: :mod:`assay.measure.stress`.)
 ``instructions`` (:class:`InstructionMeter`, unit ``instructions``)
-    instructions counted by cachegrind inside the sandbox
-    (:func:`assay.measure.valgrind.instruction_counts`), the call alone.
-    Deterministic. The candidate runs in the process that counts it, so it
-    could bias its own count: ``counts_in_candidate_process`` is True, and
-    the evaluator checks counts against native CPU time.
+    instructions counted by valgrind inside the sandbox's isolation, the call
+    alone: on Linux x86-64 by warm callgrind servers
+    (:mod:`assay.measure.counting`), elsewhere by cachegrind started per
+    measurement (:func:`assay.measure.valgrind.instruction_counts`).
+    Deterministic. The candidate runs in the process that counts it, locked
+    down so that it cannot reach the count; ``counts_in_candidate_process``
+    is True, and the evaluator checks counts against native CPU time.
 
 Other meters plug in by name with :func:`register_meter`; ``assay eval
 --efficiency --meter NAME`` and ``RewardSpec(kind="efficiency", meter=NAME)``
@@ -37,7 +39,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from assay.plugins import METERS, RegistryError, hookimpl
 from assay.sandbox.calls import Call, Mode
@@ -154,9 +156,16 @@ class CpuTimeMeter:
 class InstructionMeter:
     """Instructions of each call, counted by valgrind in the sandbox (meter ``instructions``).
 
-    Calls of one function share a harness job, and all jobs one valgrind
-    process (one start-up, ~2-4 s, per measurement). ``python``: the
-    interpreter valgrind runs (default: the real binary of this one).
+    On Linux x86-64 the counts come from warm counting servers
+    (:mod:`assay.measure.counting`: callgrind, a server per sandbox worker
+    started once per process, a fork per job, the call alone inside a
+    collection region), cached on disk by everything that can change them.
+    Elsewhere, from the older cachegrind harness
+    (:func:`assay.measure.valgrind.instruction_counts`), which starts
+    valgrind for every measurement. ``python``: the interpreter valgrind
+    runs (default: the real binary of this one). ``cache``: a
+    :class:`~assay.measure.counting.CountCache`, None for the default one,
+    False for none.
     """
 
     name = INSTRUCTIONS
@@ -164,12 +173,17 @@ class InstructionMeter:
     deterministic = True
     counts_in_candidate_process = True
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, python: str | None = None, cache: Any = None, servers: int | None = None) -> None:
         self.python = python or os.path.realpath(sys.executable)
+        self._cache_choice = cache
+        self._cache: Any = None
+        self._fingerprint: str | None = None
+        self.servers = servers
 
     def probe(self) -> tuple[bool, str]:
         import subprocess
 
+        from assay.measure.counting import supported
         from assay.measure.valgrind import find_valgrind
 
         path = find_valgrind()
@@ -179,21 +193,82 @@ class InstructionMeter:
             version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
         except (OSError, subprocess.TimeoutExpired) as exc:
             return False, f"{path} does not run: {exc}"
-        return True, f"{version} (cachegrind, no cache simulation)"
+        fast, why = supported()
+        return True, f"{version} ({why})" if fast else f"{version} (cachegrind, valgrind started per measurement: {why})"
 
-    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float) -> list[CallCost]:
-        """``timeout_seconds``: wall seconds per call under valgrind."""
-        from assay.measure.valgrind import find_valgrind, instruction_counts
+    # ------------------------------------------------------------ the counting servers
 
-        if not calls:
-            return []
-        if not find_valgrind():
-            raise ReferenceUnavailable("the instructions meter needs valgrind (apt-get install valgrind), or use meter cpu-time")
+    def _groups(self, calls: Sequence[Call]) -> dict[str, list[int]]:
         positions: dict[str, list[int]] = {}  # function -> its calls' positions, functions in order of first call
         for position, call in enumerate(calls):
             if call.kwargs:
                 raise ReferenceUnavailable("calls with keyword arguments, which the instruction harness does not pass")
             positions.setdefault(call.function, []).append(position)
+        return positions
+
+    def _count(self, sandbox: Sandbox, program: str, function: str, inputs: list[tuple], timeout_seconds: float, each: bool):
+        from assay.measure.counting import CountCache, CountingError, fingerprint, shared_pool
+
+        if self._cache is None and self._cache_choice is not False:
+            self._cache = self._cache_choice or CountCache()
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.python)
+        key = None
+        if self._cache:
+            key = CountCache.key(self._fingerprint, program, function, inputs, each)
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        pool = shared_pool(self.servers or getattr(sandbox, "size", 1) or 1, self.python)
+        try:
+            counted = pool.count(program, function, inputs, timeout=60.0 + len(inputs) * timeout_seconds, each=each)
+        except CountingError as exc:
+            raise MeterInfraError(f"counting instructions failed: {exc}") from exc
+        if self._cache and key is not None:
+            self._cache.put(key, counted)
+        return counted
+
+    def total_cost(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float) -> float | None:
+        """The sum of the calls' counts, None when one of them could not be counted; one dump per function, not per call."""
+        from assay.measure.counting import supported
+
+        if not calls:
+            return 0.0
+        if not supported()[0]:
+            costs = self.call_costs(sandbox, program, calls, timeout_seconds)
+            return sum(c.value for c in costs if c.value is not None) if all(c.ok for c in costs) else None
+        total = 0.0
+        for function, where in self._groups(calls).items():
+            counted = self._count(sandbox, program, function, [tuple(calls[p].args) for p in where], timeout_seconds, each=False)
+            if counted.total is None:
+                return None
+            total += counted.total
+        return total
+
+    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float) -> list[CallCost]:
+        """``timeout_seconds``: wall seconds per call under valgrind."""
+        from assay.measure.counting import supported
+        from assay.measure.valgrind import find_valgrind
+
+        if not calls:
+            return []
+        if not find_valgrind():
+            raise ReferenceUnavailable("the instructions meter needs valgrind (apt-get install valgrind), or use meter cpu-time")
+        positions = self._groups(calls)
+        if not supported()[0]:
+            return self._call_costs_per_start(sandbox, program, calls, positions, timeout_seconds)
+        out: list[CallCost] = [CallCost(NOT_RUN)] * len(calls)
+        for function, where in positions.items():
+            counted = self._count(sandbox, program, function, [tuple(calls[p].args) for p in where], timeout_seconds, each=True)
+            for index, position in enumerate(where):
+                status = counted.statuses[index]
+                value = counted.counts[index] if counted.counts is not None else None
+                out[position] = CallCost(status, float(value) if status == OK and value is not None else None)
+        return out
+
+    def _call_costs_per_start(self, sandbox: Sandbox, program: str, calls: Sequence[Call], positions: dict[str, list[int]], timeout_seconds: float) -> list[CallCost]:
+        from assay.measure.valgrind import instruction_counts
+
         jobs = [(program, function, [tuple(calls[p].args) for p in where]) for function, where in positions.items()]
         try:
             rows = instruction_counts(sandbox, self.python, jobs, timeout_seconds)

@@ -104,6 +104,24 @@ def zygote_arguments(cpu: int | None) -> list[str]:
 
 
 def bwrap_command(bwrap: str, cpu: int | None = None) -> list[str]:
+    """The worker: the zygote, in the sandbox."""
+    return _bwrap_prefix(bwrap) + ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/" + ENTRY, "--sandboxed", *zygote_arguments(cpu)]
+
+
+def isolated_command(bwrap: str, argv: list[str], binds: dict[str, str] | None = None, env: dict[str, str] | None = None) -> list[str]:
+    """Any program in the sandbox's isolation (the same namespaces, mounts, masks and scrubbed environment).
+
+    ``binds``: host path -> path inside, read-only (for a script the
+    program needs that is not on a bound root: the ``assay`` package itself
+    is masked). ``env`` is added to the sandbox's environment.
+    """
+    cmd = _bwrap_prefix(bwrap, binds or {})
+    for key, value in (env or {}).items():
+        cmd += ["--setenv", key, value]
+    return cmd + ["--", *argv]
+
+
+def _bwrap_prefix(bwrap: str, binds: dict[str, str] | None = None) -> list[str]:
     cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     # The private /tmp comes first, so that a Python or checkout living under
     # /tmp is bound over it rather than hidden by it; the zygote keeps the
@@ -124,11 +142,12 @@ def bwrap_command(bwrap: str, cpu: int | None = None) -> list[str]:
     for mask in data_masks(bound):
         cmd += ["--tmpfs", mask]
     cmd += ["--ro-bind", str(harness_image()), HARNESS_MOUNT]
+    for host, inside in (binds or {}).items():
+        cmd += ["--ro-bind", host, inside]
     cmd += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     cmd += ["--remount-ro", "/"]  # only /tmp (wiped between samples) is writable
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
-    cmd += ["--", python_executable(), "-s", "-B", HARNESS_MOUNT + "/" + ENTRY, "--sandboxed", *zygote_arguments(cpu)]
     return cmd
 
 

@@ -1,0 +1,503 @@
+"""Instruction counts from warm counting servers: the ``instructions`` meter's engine.
+
+A :class:`CountingServer` is one long-lived process running
+``counting_server.py`` under ``valgrind --tool=callgrind``, in the sandbox's
+isolation (bubblewrap: no network, read-only host, private /tmp). It pays
+valgrind's start-up and a warm-up once, then forks a child per job that
+counts each call inside a collection region (see the server's docstring for
+how, and for what a measured program may not do). Counts come back as
+callgrind dumps on valgrind's own log pipe, which the measured process cannot
+write; each dump carries a nonce the host chose for the job, and a job with a
+missing, extra or repeated dump has no count.
+
+What a count is: the instructions of the call alone, minus the fixed cost of
+the regions' own requests (measured on an empty function of the same arity,
+for the same number of calls, once per server and cached). The same program,
+function and inputs give the same count on any server of the same valgrind,
+Python and server source, cold or warm, loaded or not, whatever ran before.
+
+:class:`CountingPool` keeps several servers (one job each at a time);
+:func:`shared_pool` keeps pools warm for the life of the process, so rewards
+after the first pay no start-up. :class:`CountCache` keeps counts on disk,
+keyed by everything that can change one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import hashlib
+import json
+import os
+import pickle
+import platform
+import queue
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from assay.sandbox.worker import InfraError
+
+SERVER_PATH = Path(__file__).with_name("counting_server.py")
+SERVER_INSIDE = "/opt/assay-counter/counting_server.py"
+VALGRIND_OPTIONS = (
+    "--tool=callgrind",
+    "--collect-atstart=no",
+    "--vgdb=no",
+    "--combine-dumps=yes",
+    "--dump-line=no",
+    "--dump-instr=no",
+)
+
+
+def log_options(fd: int) -> list[str]:
+    """Valgrind's log and every dump to ``fd``, the write end of the host's pipe."""
+    return [f"--log-fd={fd}", f"--callgrind-out-file=/proc/self/fd/{fd}"]
+ENV = {"PYTHONHASHSEED": "0", "LC_ALL": "C", "PATH": "/usr/bin:/bin"}
+READY_TIMEOUT = 600.0  # valgrind start-up and the warm-up, on a busy machine
+DUMP_GRACE = 10.0  # seconds to wait for a dump already written when the job has ended
+LETTERS = {"k": "ok", "e": "error", "m": "memory", "r": "recursion"}
+SETTLING_JOBS = 3
+FORMAT = 2  # bumped when what a count means changes (part of every cache key)
+
+
+class CountingError(InfraError):
+    """The counting server failed: not the candidate's fault, never cached."""
+
+
+def supported() -> tuple[bool, str]:
+    """Whether counting servers can run here, and why not."""
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return False, "counting servers need Linux on x86-64 (valgrind client requests are issued as x86-64 code)"
+    if not shutil.which("valgrind"):
+        return False, "valgrind is not installed (apt-get install valgrind)"
+    return True, "callgrind, one warm server per worker"
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One job's counts: per call (``each``), or their sum, or why there is none.
+
+    ``statuses``: one per input, ``ok`` or ``error``, ``memory``,
+    ``recursion``, ``timeout``, ``crash``, ``not_run``; ``counts`` (each
+    mode) has a count for every ``ok`` call and None elsewhere; ``total``
+    (all mode) is set only when every call is ``ok``.
+    """
+
+    statuses: tuple[str, ...]
+    counts: tuple[int | None, ...] | None = None
+    total: int | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(s == "ok" for s in self.statuses)
+
+    def to_json(self) -> str:
+        return json.dumps({"statuses": list(self.statuses), "counts": None if self.counts is None else list(self.counts), "total": self.total, "message": self.message})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Counted":
+        data = json.loads(text)
+        counts = data.get("counts")
+        return cls(tuple(data["statuses"]), None if counts is None else tuple(counts), data.get("total"), data.get("message", ""))
+
+
+@dataclass(frozen=True)
+class RawJob:
+    how: str  # ended | timeout | crash
+    dumps: list[tuple[str, int]]  # (label after the nonce, collected instructions)
+
+
+class CountingServer:
+    """One warm valgrind process counting jobs, one at a time."""
+
+    def __init__(self, python: str | None = None, *, isolate: bool | None = None) -> None:
+        from assay.sandbox.isolation import isolated_command, plan, warn_missing
+
+        self.python = python or os.path.realpath(sys.executable)
+        isolation = plan()
+        use_bwrap = isolation.bwrap is not None if isolate is None else isolate
+        if use_bwrap and isolation.bwrap is None:
+            raise CountingError("bubblewrap is not usable here; counting servers cannot be isolated")
+        if not use_bwrap:
+            warn_missing(isolation)
+        self._scratch = tempfile.TemporaryDirectory(prefix="assay-counter-")
+        script_dir = Path(self._scratch.name, "server")
+        script_dir.mkdir()
+        shutil.copy(SERVER_PATH, script_dir / "counting_server.py")
+        read_end, write_end = os.pipe()
+        inner = ["valgrind", *VALGRIND_OPTIONS, *log_options(write_end), self.python, "-S"]
+        if use_bwrap:
+            argv = isolated_command(isolation.bwrap, inner + [SERVER_INSIDE], binds={str(script_dir): os.path.dirname(SERVER_INSIDE)}, env=ENV)
+            cwd, env = None, {}
+        else:
+            work = Path(self._scratch.name, "work")
+            work.mkdir()
+            argv, cwd, env = inner + [str(script_dir / "counting_server.py")], str(work), dict(ENV)
+        try:
+            self._process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env,
+                pass_fds=(write_end,), start_new_session=True,
+            )  # fmt: skip
+        finally:
+            os.close(write_end)
+        self._dumps: dict[str, list[tuple[str, int]]] = {}
+        self._log_tail: list[str] = []
+        self._arrived = threading.Condition()
+        self._reader = threading.Thread(target=self._read_log, args=(read_end,), name="assay-counter-log", daemon=True)
+        self._reader.start()
+        self._lock = threading.Lock()
+        self._overheads: dict[tuple[int, int, bool], Counted] = {}
+        self.jobs = 0
+        line = self._read_line(READY_TIMEOUT)
+        if line != "ready":
+            self.close()
+            raise CountingError("the counting server did not start (%r); valgrind said: %s" % (line, self.log_tail()))
+        for _ in range(SETTLING_JOBS):  # the server's loop reaches its steady state (allocator, caches) before any count
+            self.run("def f():\n    return None\n", "f", [()], timeout=60.0, each=False)
+        self.jobs = 0
+
+    # ------------------------------------------------------------ plumbing
+
+    def _read_log(self, fd: int) -> None:
+        """Valgrind's log and the dumps, as they come: (label, totals) per dump labelled ``assay <nonce> ...``."""
+        label: str | None = None
+        prefix = "desc: Trigger: Client Request: assay "
+        with os.fdopen(fd, "r", errors="replace") as stream:
+            for line in stream:
+                if line.startswith("=="):
+                    self._log_tail = (self._log_tail + [line.rstrip()])[-20:]
+                elif line.startswith(prefix):
+                    label = line[len(prefix) :].strip()
+                elif line.startswith("totals: ") and label is not None:
+                    nonce, _, rest = label.partition(" ")
+                    with self._arrived:
+                        self._dumps.setdefault(nonce, []).append((rest, int(line.split()[1])))
+                        self._arrived.notify_all()
+                    label = None
+        with self._arrived:
+            self._arrived.notify_all()
+
+    def log_tail(self) -> str:
+        return " | ".join(self._log_tail[-5:]) or "(nothing)"
+
+    def _read_line(self, timeout: float) -> str:
+        assert self._process.stdout is not None
+        result: list[str] = []
+        reader = threading.Thread(target=lambda: result.append(self._process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive():
+            self.close()
+            raise CountingError("the counting server did not answer within %.0f s" % timeout)
+        return result[0].strip() if result else ""
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            try:
+                os.killpg(self._process.pid, 9)
+            except OSError:
+                self._process.kill()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (self._process.stdin, self._process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        self._scratch.cleanup()
+
+    # ------------------------------------------------------------ jobs
+
+    def run(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool) -> RawJob:
+        """One job as the server saw it: how the child ended and the dumps it made."""
+        nonce = secrets.token_hex(12)
+        job = {"nonce": nonce, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps([tuple(a) for a in inputs], protocol=4)).decode("ascii"), "each": each}
+        header = "%s %12.3f\n" % (nonce, min(timeout, 99_999_999.0))
+        with self._lock:
+            if not self.alive:
+                raise CountingError("the counting server is not running; valgrind said: %s" % self.log_tail())
+            try:
+                assert self._process.stdin is not None
+                self._process.stdin.write(header + json.dumps(job) + "\n")
+                self._process.stdin.flush()
+            except OSError as exc:
+                raise CountingError(f"the counting server stopped reading: {exc}") from exc
+            line = self._read_line(timeout + 60.0)
+            parts = line.split()
+            if len(parts) != 3 or parts[0] != "end" or parts[1] != nonce:
+                raise CountingError("the counting server answered %r; valgrind said: %s" % (line, self.log_tail()))
+            self.jobs += 1
+            how = parts[2]
+            expected = 1 if not each else len(inputs)
+            deadline = time.monotonic() + (DUMP_GRACE if how == "ended" else 0.5)
+            with self._arrived:
+                while len(self._dumps.get(nonce, [])) < expected and not self._loaded_failed(nonce) and time.monotonic() < deadline:
+                    self._arrived.wait(0.05)
+                dumps = self._dumps.pop(nonce, [])
+            return RawJob(how, dumps)
+
+    def _loaded_failed(self, nonce: str) -> bool:
+        return any(label.startswith("load ") for label, _ in self._dumps.get(nonce, []))
+
+    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False) -> Counted:
+        """Counts of ``function(*args)`` for each input, the regions' own cost removed."""
+        inputs = [tuple(a) for a in inputs]
+        if not inputs:
+            return Counted((), () if each else None, None if each else 0)
+        raw = self.run(program, function, inputs, timeout=timeout, each=each)
+        measured = interpret(raw, len(inputs), each)
+        if not any(s == "ok" for s in measured.statuses):
+            return measured
+        overhead = self.overhead(len(inputs[0]), len(inputs), each) if len({len(a) for a in inputs}) == 1 else None
+        if overhead is None:  # mixed arities: an empty call per input
+            overhead = _mixed_overhead(self, inputs, each)
+        return subtract(measured, overhead)
+
+    def overhead(self, arity: int, calls: int, each: bool) -> Counted:
+        """The counts of an empty function of this arity on ``calls`` inputs: what the regions cost by themselves."""
+        key = (arity, calls, each)
+        if key not in self._overheads:
+            params = ", ".join("a%d" % i for i in range(arity))
+            empty = "def empty(%s):\n    return None\n" % params
+            counted = interpret(self.run(empty, "empty", [(None,) * arity] * calls, timeout=60.0 + calls, each=each), calls, each)
+            if not counted.ok:
+                raise CountingError("calibrating the counting server failed: %s %s" % (counted.statuses, counted.message))
+            self._overheads[key] = counted
+        return self._overheads[key]
+
+
+def _mixed_overhead(server: CountingServer, inputs: list[tuple], each: bool) -> Counted:
+    arities = [len(a) for a in inputs]
+    per_call = [server.overhead(arity, 1, True).counts[0] for arity in arities]  # type: ignore[index]
+    if each:
+        return Counted(tuple("ok" for _ in inputs), tuple(per_call), None)
+    return Counted(tuple("ok" for _ in inputs), None, sum(c or 0 for c in per_call))
+
+
+def interpret(raw: RawJob, n: int, each: bool) -> Counted:
+    """Statuses and raw counts from the dumps of a job of ``n`` calls."""
+    labels = [label for label, _ in raw.dumps]
+    if len(set(labels)) != len(labels):
+        return Counted(("crash",) * n, message="a dump was repeated: something other than the server made one")
+    for label, _ in raw.dumps:
+        if label.startswith("load "):
+            return Counted(("error",) * n, message="the program did not load, or has no such function")
+    if not each:
+        if len(raw.dumps) == 1 and raw.dumps[0][0].startswith("all "):
+            letters = raw.dumps[0][0].split()[1]
+            statuses = tuple(LETTERS.get(c, "crash") for c in letters)
+            if len(statuses) != n:
+                return Counted(("crash",) * n, message="the dump does not cover every call")
+            return Counted(statuses, None, raw.dumps[0][1] if all(s == "ok" for s in statuses) else None)
+        if raw.dumps:
+            return Counted(("crash",) * n, message="unexpected dumps %s" % labels)
+        return Counted(_missing(raw.how, 0, n), message=_why(raw.how))
+    by_index: dict[int, tuple[str, int]] = {}
+    for label, total in raw.dumps:
+        parts = label.split()
+        if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) >= n:
+            return Counted(("crash",) * n, message="unexpected dump %r" % label)
+        by_index[int(parts[0])] = (LETTERS.get(parts[1], "crash"), total)
+    done = 0
+    while done in by_index:
+        done += 1
+    if len(by_index) != done:
+        return Counted(("crash",) * n, message="dumps out of order")
+    statuses = tuple(by_index[i][0] for i in range(done)) + _missing(raw.how, done, n)
+    counts = tuple(by_index[i][1] if i < done and by_index[i][0] == "ok" else None for i in range(n))
+    return Counted(statuses, counts, None, "" if done == n else _why(raw.how))
+
+
+def _missing(how: str, done: int, n: int) -> tuple[str, ...]:
+    if done >= n:
+        return ()
+    first = "timeout" if how == "timeout" else "crash"
+    return (first,) + ("not_run",) * (n - done - 1)
+
+
+def _why(how: str) -> str:
+    if how == "timeout":
+        return "the measured process ran out of time"
+    return "the measured process ended without its count (it exited, was killed, or reached for the meter)"
+
+
+def subtract(measured: Counted, overhead: Counted) -> Counted:
+    if measured.counts is not None and overhead.counts is not None:
+        counts = tuple(None if c is None else max(0, c - (o or 0)) for c, o in zip(measured.counts, overhead.counts))
+        return Counted(measured.statuses, counts, None, measured.message)
+    total = None if measured.total is None or overhead.total is None else max(0, measured.total - overhead.total)
+    return Counted(measured.statuses, None, total, measured.message)
+
+
+# ---------------------------------------------------------------- pools
+
+
+class CountingPool:
+    """Up to ``size`` warm servers, each counting one job at a time; started as they are needed."""
+
+    def __init__(self, size: int, python: str | None = None, *, isolate: bool | None = None) -> None:
+        self.size = max(1, size)
+        self.python = python or os.path.realpath(sys.executable)
+        self.isolate = isolate
+        self._idle: queue.Queue[CountingServer] = queue.Queue()
+        self._started = 0
+        self._guard = threading.Lock()
+        self._all: list[CountingServer] = []
+        self._closed = False
+
+    def _lease(self) -> CountingServer:
+        with self._guard:
+            if self._closed:
+                raise CountingError("the counting pool is closed")
+            start = self._idle.empty() and self._started < self.size
+            if start:
+                self._started += 1
+        if start:
+            try:
+                server = CountingServer(self.python, isolate=self.isolate)
+            except BaseException:
+                with self._guard:
+                    self._started -= 1
+                raise
+            with self._guard:
+                self._all.append(server)
+            return server
+        return self._idle.get()
+
+    def _give_back(self, server: CountingServer) -> None:
+        if server.alive and not self._closed:
+            self._idle.put(server)
+            return
+        server.close()
+        with self._guard:
+            self._started -= 1
+            if server in self._all:
+                self._all.remove(server)
+
+    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False) -> Counted:
+        """One job on a warm server; a server that died is replaced and the job tried once more."""
+        for attempt in (1, 2):
+            server = self._lease()
+            try:
+                return server.count(program, function, inputs, timeout=timeout, each=each)
+            except CountingError:
+                if attempt == 2 or server.alive:
+                    raise
+            finally:
+                self._give_back(server)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            servers, self._all = list(self._all), []
+        for server in servers:
+            server.close()
+
+
+_pools: dict[tuple[str, bool | None], CountingPool] = {}
+_pools_guard = threading.Lock()
+
+
+def shared_pool(size: int, python: str | None = None, *, isolate: bool | None = None) -> CountingPool:
+    """The process's warm pool for this interpreter (grown to ``size`` servers if asked for more)."""
+    key = (python or os.path.realpath(sys.executable), isolate)
+    with _pools_guard:
+        pool = _pools.get(key)
+        if pool is None or pool._closed:
+            pool = _pools[key] = CountingPool(size, key[0], isolate=isolate)
+        pool.size = max(pool.size, size)
+        return pool
+
+
+@atexit.register
+def close_shared_pools() -> None:
+    with _pools_guard:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()
+
+
+# ---------------------------------------------------------------- the on-disk cache
+
+
+def fingerprint(python: str) -> str:
+    """Everything besides the job that can change a count: valgrind, the interpreter, the server, the options."""
+    try:
+        valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        valgrind = "?"
+    real = os.path.realpath(python)
+    try:
+        stat = os.stat(real)
+        binary = "%s:%d:%d" % (real, stat.st_size, int(stat.st_mtime))
+    except OSError:
+        binary = real
+    digest = hashlib.sha256()
+    for part in (valgrind, binary, SERVER_PATH.read_text(), " ".join(VALGRIND_OPTIONS + tuple(log_options(0))), json.dumps(ENV, sort_keys=True), str(FORMAT)):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+class CountCache:
+    """Counts on disk (SQLite), keyed by the fingerprint and the job; only answers that any rerun would give."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        if path is None:
+            from assay.models.fetch import cache_root
+
+            path = cache_root() / "counts.sqlite"
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)
+        self._local = threading.local()
+        with self._connection() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS counts (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    @staticmethod
+    def key(fingerprint: str, program: str, function: str, inputs: Sequence[tuple], each: bool) -> str:
+        digest = hashlib.sha256()
+        for part in (fingerprint, program, function, repr([tuple(a) for a in inputs]), "each" if each else "all"):
+            digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        return digest.hexdigest()
+
+    def get(self, key: str) -> Counted | None:
+        try:
+            row = self._connection().execute("SELECT value FROM counts WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return Counted.from_json(row[0]) if row else None
+
+    def put(self, key: str, counted: Counted) -> None:
+        if any(s in ("timeout", "crash", "memory", "not_run") for s in counted.statuses):
+            return  # depends on the machine, not only on the job
+        try:
+            with self._connection() as db:
+                db.execute("INSERT OR REPLACE INTO counts (key, value) VALUES (?, ?)", (key, counted.to_json()))
+        except sqlite3.Error:
+            pass  # a cache that cannot be written only costs time
+

@@ -1,0 +1,208 @@
+"""The counting servers behind the instructions meter: exact, repeatable, and out of the candidate's reach."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from assay.measure.counting import CountCache, Counted, CountingServer, RawJob, interpret, supported
+
+pytestmark = pytest.mark.skipif(not supported()[0], reason=supported()[1])
+
+WORK = """
+def f(n):
+    s = 0
+    for i in range(1000, 1000 + n):
+        s += i
+    return s
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    box = CountingServer()
+    yield box
+    box.close()
+
+
+def count(server, program, inputs=((3000,),), *, each=False, timeout=30.0, function="f"):
+    return server.count(program, function, list(inputs), timeout=timeout, each=each)
+
+
+def honest_total(server, n=3000):
+    counted = count(server, WORK, [(n,)])
+    assert counted.ok and counted.total > 100_000
+    return counted.total
+
+
+# ------------------------------------------------------------------ exact and repeatable
+
+
+def test_the_call_alone_is_counted_and_work_is_linear(server):
+    c0, c1, c2, c4 = count(server, WORK, [(0,), (1000,), (2000,), (4000,)], each=True).counts
+    assert c0 < 2000  # an empty loop: set-up and return
+    per_1000 = c2 - c1
+    assert per_1000 > 50_000
+    assert c4 - c2 == pytest.approx(2 * per_1000, rel=0.01)
+    empty = count(server, "def f(n):\n    return None\n", [(5,), (6,)], each=True)
+    assert empty.counts == (0, 0)  # exactly the calibration: nothing of the regions' own cost is left
+
+
+def test_all_mode_total_is_the_sum_of_the_each_mode_counts(server):
+    inputs = [(10,), (500,), (2000,)]
+    each = count(server, WORK, inputs, each=True)
+    together = count(server, WORK, inputs)
+    assert together.total == sum(each.counts)
+
+
+def test_counts_do_not_depend_on_the_jobs_before_or_the_server(server):
+    first = honest_total(server)
+    count(server, "import json\nX = [json.dumps(i) for i in range(5000)]\n" + WORK, [(10,)])  # a heavy job in between
+    assert honest_total(server) == first
+    fresh = CountingServer()  # cold: a new valgrind, a new warm-up
+    try:
+        assert honest_total(fresh) == first
+    finally:
+        fresh.close()
+
+
+def test_the_disk_cache_is_keyed_by_the_job(tmp_path):
+    cache = CountCache(tmp_path / "counts.sqlite")
+    key = CountCache.key("fp", WORK, "f", [(1,)], False)
+    assert key != CountCache.key("fp", WORK, "f", [(2,)], False) != CountCache.key("other", WORK, "f", [(1,)], False)
+    cache.put(key, Counted(("ok",), None, 1234))
+    assert CountCache(tmp_path / "counts.sqlite").get(key) == Counted(("ok",), None, 1234)
+    timeout_key = CountCache.key("fp", WORK, "f", [(3,)], False)
+    cache.put(timeout_key, Counted(("timeout",)))
+    assert cache.get(timeout_key) is None  # depends on the machine: never cached
+
+
+# ------------------------------------------------------------------ failures, each in its place
+
+
+def test_failures_are_statuses_not_counts(server):
+    raising = count(server, "def f(n):\n    raise ValueError(n)\n", [(1,), (2,)], each=True)
+    assert raising.statuses == ("error", "error") and raising.counts == (None, None)
+    spinning = count(server, "def f(n):\n    while True:\n        pass\n", [(1,), (2,)], timeout=3.0)
+    assert spinning.statuses == ("timeout", "not_run") and spinning.total is None
+    leaving = count(server, "import os\ndef f(n):\n    os._exit(0)\n", [(1,)])
+    assert leaving.statuses == ("crash",) and leaving.total is None
+    assert count(server, "def f(:\n", [(1,)]).statuses == ("error",)
+    assert count(server, "def g(n):\n    return n\n", [(1,)]).statuses == ("error",)
+    assert server.alive
+
+
+def test_a_forged_dump_from_the_pipe_is_refused():
+    raw = RawJob("ended", [("all k", 5), ("all k", 5)])
+    assert interpret(raw, 1, False).statuses == ("crash",)
+    assert interpret(RawJob("ended", [("0 k", 5), ("2 k", 7)]), 3, True).statuses == ("crash",) * 3
+
+
+# ------------------------------------------------------------------ red team: a candidate that wants a smaller count
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        # a profile hook that would make an empty baseline look expensive (the old harness's weakness)
+        "import sys\ndef _burn(frame, event, arg):\n    pass\nsys.setprofile(_burn)\n",
+        "import ctypes\n",
+        "import mmap\n",
+        "import signal\n",
+        "import gc\ngc.get_objects()\n",
+        "import sys\nsys._getframe(1)\n",
+        "try:\n    raise ValueError\nexcept ValueError as e:\n    e.__traceback__.tb_frame\n",
+    ],
+    ids=["profile-hook", "ctypes", "mmap", "signal", "heap-walk", "getframe", "traceback-frame"],
+)
+def test_native_code_hooks_and_frames_are_refused(server, attack):
+    counted = count(server, attack + WORK)
+    assert counted.statuses == ("error",) and counted.total is None
+
+
+def test_the_standard_librarys_own_frame_lookups_still_work(server):
+    # namedtuple, TypeVar and Enum look their caller up with sys._getframe and fall back when it fails
+    program = "from collections import namedtuple\nfrom typing import TypeVar\nimport enum\nP = namedtuple('P', 'x y')\nT = TypeVar('T')\n"
+    program += "Colour = enum.Enum('Colour', 'RED GREEN')\ndef f(n):\n    Q = namedtuple('Q', 'a')\n    return P(n, Q(n)), Colour.RED\n"
+    assert count(server, program).ok
+
+
+def test_a_hook_added_by_the_candidate_never_runs(server):
+    attack = "import sys, os\nsys.addaudithook(lambda event, args: os._exit(3))\n"
+    counted = count(server, attack + WORK)
+    assert counted.ok and counted.total > 0.9 * honest_total(server)  # the hook would have ended the process
+
+
+def test_printing_a_fake_dump_changes_nothing(server):
+    forged = "print('desc: Trigger: Client Request: assay 0 all k')\nprint('totals: 1')\nimport sys\nsys.stderr.write('totals: 1\\n')\n"
+    body = WORK.replace("    return s", "    print('desc: Trigger: Client Request: assay x all k\\ntotals: 1')\n    return s")
+    counted = count(server, forged + body)
+    assert counted.ok and counted.total > 0.9 * honest_total(server)
+
+
+def test_valgrinds_pipe_cannot_be_reached_or_written(server):
+    attack = (
+        "import os\n"
+        "REACHED = []\n"
+        "for fd in list(range(3, 64)) + list(range(1000, 1100)):\n"
+        "    for path in ('/proc/self/fd/%d' % fd, '/dev/fd/%d' % fd):\n"
+        "        try:\n"
+        "            REACHED.append(os.open(path, os.O_WRONLY))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    try:\n"
+        "        os.write(fd, b'desc: Trigger: Client Request: assay x all k\\ntotals: 1\\n')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "assert not REACHED\n"
+    )
+    counted = count(server, attack + WORK)
+    assert counted.ok, counted  # every attempt failed, and the program still loaded and ran
+    assert counted.total > 0.9 * honest_total(server)
+
+
+def test_the_servers_switches_are_out_of_reach(server):
+    # __main__ is the candidate's own module: the server's functions are not there
+    direct = "import __main__\ndef f(n):\n    __main__.region_off()\n    s = sum(range(n * 100))\n    __main__.region_on()\n    return s\n"
+    assert count(server, direct).statuses == ("error",)
+    assert count(server, "import __main__\nf = __main__.dump\n").statuses == ("error",)
+    # nor through a frame: f_back of the call's frame is the server's
+    walk = "import sys\ndef f(n):\n    return sys._getframe(1).f_globals['region_off']\n"
+    assert count(server, walk).statuses == ("error",)
+    generator = "def f(n):\n    g = (i for i in range(3))\n    return g.gi_frame.f_back\n"
+    assert count(server, generator).statuses == ("error",)
+    assert server.alive
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    import threading\n    t = threading.Thread(target=sum, args=(range(10 ** 6),))\n    t.start()\n    t.join()\n",
+        "    import os\n    if os.fork() == 0:\n        os._exit(0)\n",
+        "    import subprocess\n    subprocess.run(['true'])\n",
+        "    import os\n    os.kill(os.getppid(), 9)\n",
+        "    import socket\n    socket.socket()\n",
+        "    open('/proc/self/mem', 'rb')\n",
+    ],
+    ids=["thread", "fork", "subprocess", "kill-parent", "socket", "proc-mem"],
+)
+def test_work_cannot_leave_the_counted_process(server, body):
+    counted = count(server, "def f(n):\n" + body + "    return n\n")
+    assert counted.statuses == ("error",), counted
+    assert server.alive
+
+
+def test_a_memory_bomb_and_endless_output_are_contained(server):
+    assert count(server, "def f(n):\n    return bytearray(100 * 2 ** 30)\n").statuses == ("memory",)
+    printing = count(server, "def f(n):\n    while True:\n        print('x' * 1000)\n", timeout=3.0)
+    assert printing.statuses == ("timeout",)
+    assert server.alive and honest_total(server) > 0
+
+
+def test_the_server_script_stays_standalone():
+    from assay.measure.counting import SERVER_PATH
+
+    text = SERVER_PATH.read_text()
+    assert "import assay" not in text and "from assay" not in text
+    assert os.access(SERVER_PATH, os.R_OK)
