@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from assay.models.accounting import Ledger, MeteredModel
 from assay.models.base import GenerationParams, Model
 from assay.models.extract import program_from_reply
-from assay.optimize.module import Module, TestInputs, splice
+from assay.optimize.module import Module, TestInputs, bound_names, splice
 from assay.oracles.differential import Generator, infer_shapes, shapes_from_signature
 from assay.oracles.examples import _expected_test, example_tests, extract_examples
 from assay.oracles.pool import OracleKind, OraclePool, OracleTest, Provenance
@@ -29,8 +29,6 @@ from assay.problems.model import CallTest, Problem, Trust
 from assay.search.efficiency import EfficiencyPreset, Equivalence, Judged, OptimizeSearch, Speedup, compare_costs
 from assay.search.value import _distinct
 from assay.solve import SolveTask
-
-SHOW_WHOLE_MODULE = 8000  # characters: a longer module is shown to the model as its function only
 
 
 class ModuleDoesNotLoad(Exception):
@@ -176,13 +174,12 @@ def optimize_function(module: Module, model: Model, sandbox: Any, *, tests: Test
         regions[spliced[0]] = spliced[1]
         return spliced[0]
 
+    others = sorted(n for n in bound_names(module.source) if n != module.name and not n.startswith("__"))
+
     def present(program: str) -> str:
-        if len(program) <= SHOW_WHOLE_MODULE:
-            return program
-        for text, region in regions.items():
-            if text == program:
-                return region
-        return module.function
+        """The function alone (a small model shown a whole module tends to echo it), and the module's names it may use."""
+        region = regions.get(program, module.function)
+        return region.rstrip("\n") + ("\n\n# other names defined or imported by its module: %s" % ", ".join(others) if others else "")
 
     preset = EfficiencyPreset("assay-optimize", "assay optimize: faster versions kept only if behaviour is unchanged", meter=meter, rounds=rounds,
                               branching=samples, expand_temperature=temperature, max_tokens=max_tokens, max_calls=rounds, max_sandbox_runs=None,

@@ -98,6 +98,11 @@ def _bound(node: ast.stmt) -> set[str]:
     return set()
 
 
+def bound_names(source: str) -> set[str]:
+    """The names a module's top level binds (definitions, assignments, imports)."""
+    return set().union(*(_bound(n) for n in ast.parse(source).body))
+
+
 def splice(module: Module, program: str | None) -> tuple[str, str] | None:
     """The module with its function replaced by ``program``'s, and the new text of that region; None if ``program`` has no such function.
 
@@ -112,7 +117,7 @@ def splice(module: Module, program: str | None) -> tuple[str, str] | None:
     except SyntaxError:
         return None
     lines = program.splitlines(keepends=True)
-    known = set().union(*(_bound(n) for n in ast.parse(module.source).body))
+    known = bound_names(module.source)
     extra, function = [], None
     for node in tree.body:
         segment = "".join(lines[min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1 : node.end_lineno])

@@ -393,6 +393,18 @@ def _grow(value: Any, factor: int) -> Any:
     return value
 
 
+def brief_call(args: Sequence[Any], entry_point: str) -> str:
+    """A call with each long argument described by its type and size (``f(<list of 449 ints>, 20)``): a prompt stays short."""
+    parts = []
+    for value in args:
+        text = short_repr(value, 60)
+        if len(repr(value)) > 60 and isinstance(value, (list, tuple, set, dict, str)):
+            kinds = sorted({type(v).__name__ for v in (value.values() if isinstance(value, dict) else value)}) if not isinstance(value, str) else []
+            text = "<%s of %d %s>" % (type(value).__name__, len(value), "chars" if isinstance(value, str) else "/".join(kinds) + "s" if kinds else "items")
+        parts.append(text)
+    return "%s(%s)" % (entry_point, ", ".join(parts))
+
+
 def profile_feedback(sandbox: Any, program: str, entry_point: str, args: tuple, limit: int = 8) -> str:
     """The lines of ``program`` that ran most often on one call, with their hit counts ("" when no profile could be had)."""
     traced = program.rstrip("\n") + "\n" + _PROFILE_SOURCE % {"entry": entry_point}
@@ -408,7 +420,7 @@ def profile_feedback(sandbox: Any, program: str, entry_point: str, args: tuple, 
         return ""
     top = sorted(sorted(counts, key=lambda c: -c[1])[:limit])
     width = max(len("{:,}".format(h)) for _, h in top)
-    out = ["Lines run most often on %s (hit counts):" % call_text(args, entry_point)]
+    out = ["Lines run most often on %s (hit counts):" % brief_call(args, entry_point)]
     out += ["  line %3d  %s hits:  %s" % (n, "{:,}".format(h).rjust(width), lines[n - 1].strip()[:120]) for n, h in top]
     return "\n".join(out)
 
@@ -680,7 +692,7 @@ class OptimizeSearch(Search):
         if cost.measured:
             slowest = max(cost.measured, key=lambda i: cost.per_input[i] or 0.0)
             args = self.cost_inputs[slowest]
-            parts.append("Its costliest input: %s, %s %s." % (call_text(args, self.task.problem.entry_point), _figure(cost.per_input[slowest] or 0.0), cost.unit))
+            parts.append("Its costliest input: %s, %s %s." % (brief_call(args, self.task.problem.entry_point), _figure(cost.per_input[slowest] or 0.0), cost.unit))
             profile = profile_feedback(self.task.sandbox, current.content, self.task.problem.entry_point, args)
             self.gate_runs += 1
             if profile:
