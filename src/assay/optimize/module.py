@@ -99,8 +99,8 @@ def _bound(node: ast.stmt) -> set[str]:
 
 
 def bound_names(source: str) -> set[str]:
-    """The names a module's top level binds (definitions, assignments, imports)."""
-    return set().union(*(_bound(n) for n in ast.parse(source).body))
+    """The names a module's top level binds (definitions, assignments, imports; not ``from __future__`` features)."""
+    return set().union(*(_bound(n) for n in ast.parse(source).body if not (isinstance(n, ast.ImportFrom) and n.module == "__future__")))
 
 
 def splice(module: Module, program: str | None) -> tuple[str, str] | None:

@@ -435,6 +435,8 @@ Make `{entry}` faster without changing its behaviour: for every input it must re
 
 {evidence}
 
+Where the hit counts are large, lower the time complexity: a better algorithm or data structure (a dict or a set instead of nested loops, sorting, a single pass), not small changes to those lines.
+
 Reply with the whole faster function `{entry}`, with any imports it needs, in a single ```python code block."""
 
 
