@@ -206,3 +206,30 @@ def test_the_server_script_stays_standalone():
     text = SERVER_PATH.read_text()
     assert "import assay" not in text and "from assay" not in text
     assert os.access(SERVER_PATH, os.R_OK)
+
+
+# ------------------------------------------------------------------ what the program returns while counted
+
+
+def test_a_program_that_notices_the_meter_and_skips_work_gets_no_count(server):
+    # correct when judged natively; under the meter `import signal` fails, and it returns at once
+    sly = "def f(n):\n    try:\n        import signal\n    except Exception:\n        return 0\n" + "    return sum(range(1000, 1000 + n))\n"
+    honest = count(server, WORK, [(3000,)])
+    expected = {0: sum(range(1000, 4000))}
+    assert server.count(WORK, "f", [(3000,)], timeout=30.0, expected=expected).total == honest.total
+    caught = server.count(sly, "f", [(3000,)], timeout=30.0, expected=expected)
+    assert caught.statuses == ("wrong",) and caught.total is None
+
+
+def test_result_forms_follow_pythons_equality_on_plain_data():
+    from assay.measure.result_form import digest, form
+
+    assert form(True) == form(1) == form(1.0) and form(0.5) != form(1)
+    assert form([1, 2]) != form((1, 2)) and form({1, 2}) == form(frozenset({2, 1}))
+    assert form({"b": 1, "a": [2]}) == form({"a": [2.0], "b": True})
+
+    class Lazy(list):
+        pass
+
+    assert form(Lazy([1])) != form([1])  # not a builtin type: it could compute what it holds after the count
+    assert digest([1, "x"]) == digest([1.0, "x"]) != digest(["x", 1])

@@ -176,6 +176,22 @@ def test_efficiency_default_meter_counts_instructions_deterministically(scorer, 
     assert again.value == slow.value and again.cost["candidate"] == slow.cost["candidate"]  # counted afresh, the same count
 
 
+# Correct when judged, and under the instruction meter (where `import signal` is refused) it answers at once:
+# the meter checks what a program returns while counted, so this earns no speed.
+NOTICES_THE_METER = (
+    "    try:\n        import signal\n    except Exception:\n        return False\n"
+    "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for j, b in enumerate(numbers) if i != j)\n"
+)
+
+
+@pytest.mark.skipif(find_valgrind() is None, reason="valgrind is not installed")
+def test_efficiency_gives_nothing_to_a_program_that_changes_under_the_meter(scorer, he0):
+    (sly,) = scorer.score_batch([RewardItem(he0, completion=NOTICES_THE_METER)], RewardSpec(kind="efficiency"))
+    assert sly.passed  # the judge saw a correct program
+    assert sly.value == pytest.approx(RewardSpec().correct_floor)  # no credit for a count it did not earn
+    assert sly.cost["candidate"] == float("inf") or sly.cost["candidate"] is None
+
+
 def test_efficiency_without_reference_is_not_scored_not_zero(scorer):
     problem = problem_from_tests([{"args": [1, 2], "expected": 3}], "add")
     (reward,) = scorer.score_batch([RewardItem(problem, solution="def add(a, b):\n    return a + b\n")], RewardSpec(kind="efficiency"))

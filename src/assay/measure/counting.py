@@ -42,11 +42,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from assay.measure import result_form
 from assay.sandbox.worker import InfraError
 
 SERVER_PATH = Path(__file__).with_name("counting_server.py")
+FORM_PATH = Path(__file__).with_name("result_form.py")  # the server imports it from its own directory
 SERVER_INSIDE = "/opt/assay-counter/counting_server.py"
 VALGRIND_OPTIONS = (
     "--tool=callgrind",
@@ -96,6 +98,7 @@ class Counted:
     counts: tuple[int | None, ...] | None = None
     total: int | None = None
     message: str = ""
+    checked: str | None = None  # all mode: the digest of the verified results' forms
 
     @property
     def ok(self) -> bool:
@@ -134,6 +137,7 @@ class CountingServer:
         script_dir = Path(self._scratch.name, "server")
         script_dir.mkdir()
         shutil.copy(SERVER_PATH, script_dir / "counting_server.py")
+        shutil.copy(FORM_PATH, script_dir / "result_form.py")
         read_end, write_end = os.pipe()
         inner = ["valgrind", *VALGRIND_OPTIONS, *log_options(write_end), self.python, "-S"]
         if use_bwrap:
@@ -225,10 +229,10 @@ class CountingServer:
 
     # ------------------------------------------------------------ jobs
 
-    def run(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool) -> RawJob:
+    def run(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool, verify: Sequence[int] = ()) -> RawJob:
         """One job as the server saw it: how the child ended and the dumps it made."""
         nonce = secrets.token_hex(12)
-        job = {"nonce": nonce, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps([tuple(a) for a in inputs], protocol=4)).decode("ascii"), "each": each}
+        job = {"nonce": nonce, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps([tuple(a) for a in inputs], protocol=4)).decode("ascii"), "each": each, "verify": list(verify)}
         header = "%s %12.3f\n" % (nonce, min(timeout, 99_999_999.0))
         with self._lock:
             if not self.alive:
@@ -256,13 +260,21 @@ class CountingServer:
     def _loaded_failed(self, nonce: str) -> bool:
         return any(label.startswith("load ") for label, _ in self._dumps.get(nonce, []))
 
-    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False) -> Counted:
-        """Counts of ``function(*args)`` for each input, the regions' own cost removed."""
+    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None) -> Counted:
+        """Counts of ``function(*args)`` for each input, the regions' own cost removed.
+
+        ``expected`` (all mode): call index -> the value the call must return
+        under the meter (its form, :mod:`result_form`, must match); a program
+        that computes something else while counted gets status ``wrong``.
+        """
         inputs = [tuple(a) for a in inputs]
         if not inputs:
             return Counted((), () if each else None, None if each else 0)
-        raw = self.run(program, function, inputs, timeout=timeout, each=each)
+        verify = sorted(expected or {}) if not each else []
+        raw = self.run(program, function, inputs, timeout=timeout, each=each, verify=verify)
         measured = interpret(raw, len(inputs), each)
+        if verify and measured.ok and measured.checked != result_form.digest([expected[i] for i in verify]):  # type: ignore[index]
+            return Counted(("wrong",) * len(inputs), message="the program returned something else while counted than its tests expect")
         if not any(s == "ok" for s in measured.statuses):
             return measured
         overhead = self.overhead(len(inputs[0]), len(inputs), each) if len({len(a) for a in inputs}) == 1 else None
@@ -301,11 +313,12 @@ def interpret(raw: RawJob, n: int, each: bool) -> Counted:
             return Counted(("error",) * n, message="the program did not load, or has no such function")
     if not each:
         if len(raw.dumps) == 1 and raw.dumps[0][0].startswith("all "):
-            letters = raw.dumps[0][0].split()[1]
-            statuses = tuple(LETTERS.get(c, "crash") for c in letters)
+            parts = raw.dumps[0][0].split()
+            statuses = tuple(LETTERS.get(c, "crash") for c in parts[1])
             if len(statuses) != n:
                 return Counted(("crash",) * n, message="the dump does not cover every call")
-            return Counted(statuses, None, raw.dumps[0][1] if all(s == "ok" for s in statuses) else None)
+            checked = parts[2] if len(parts) > 2 and parts[2] != "-" else None
+            return Counted(statuses, None, raw.dumps[0][1] if all(s == "ok" for s in statuses) else None, checked=checked)
         if raw.dumps:
             return Counted(("crash",) * n, message="unexpected dumps %s" % labels)
         return Counted(_missing(raw.how, 0, n), message=_why(raw.how))
@@ -343,7 +356,7 @@ def subtract(measured: Counted, overhead: Counted) -> Counted:
         counts = tuple(None if c is None else max(0, c - (o or 0)) for c, o in zip(measured.counts, overhead.counts))
         return Counted(measured.statuses, counts, None, measured.message)
     total = None if measured.total is None or overhead.total is None else max(0, measured.total - overhead.total)
-    return Counted(measured.statuses, None, total, measured.message)
+    return Counted(measured.statuses, None, total, measured.message, measured.checked)
 
 
 # ---------------------------------------------------------------- pools
@@ -391,12 +404,12 @@ class CountingPool:
             if server in self._all:
                 self._all.remove(server)
 
-    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False) -> Counted:
+    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None) -> Counted:
         """One job on a warm server; a server that died is replaced and the job tried once more."""
         for attempt in (1, 2):
             server = self._lease()
             try:
-                return server.count(program, function, inputs, timeout=timeout, each=each)
+                return server.count(program, function, inputs, timeout=timeout, each=each, expected=expected)
             except CountingError:
                 if attempt == 2 or server.alive:
                     raise
@@ -452,7 +465,7 @@ def fingerprint(python: str) -> str:
     except OSError:
         binary = real
     digest = hashlib.sha256()
-    for part in (valgrind, binary, SERVER_PATH.read_text(), " ".join(VALGRIND_OPTIONS + tuple(log_options(0))), json.dumps(ENV, sort_keys=True), str(FORMAT)):
+    for part in (valgrind, binary, SERVER_PATH.read_text(), FORM_PATH.read_text(), " ".join(VALGRIND_OPTIONS + tuple(log_options(0))), json.dumps(ENV, sort_keys=True), str(FORMAT)):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
@@ -479,9 +492,10 @@ class CountCache:
         return db
 
     @staticmethod
-    def key(fingerprint: str, program: str, function: str, inputs: Sequence[tuple], each: bool) -> str:
+    def key(fingerprint: str, program: str, function: str, inputs: Sequence[tuple], each: bool, expected: dict[int, Any] | None = None) -> str:
         digest = hashlib.sha256()
-        for part in (fingerprint, program, function, repr([tuple(a) for a in inputs]), "each" if each else "all"):
+        checked = result_form.digest([expected[i] for i in sorted(expected)]) + repr(sorted(expected)) if expected else "-"
+        for part in (fingerprint, program, function, repr([tuple(a) for a in inputs]), "each" if each else "all", checked):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         return digest.hexdigest()
 
@@ -493,7 +507,7 @@ class CountCache:
         return Counted.from_json(row[0]) if row else None
 
     def put(self, key: str, counted: Counted) -> None:
-        if any(s in ("timeout", "crash", "memory", "not_run") for s in counted.statuses):
+        if any(s in ("timeout", "crash", "memory", "not_run", "wrong") for s in counted.statuses):
             return  # depends on the machine, not only on the job
         try:
             with self._connection() as db:

@@ -54,12 +54,14 @@ found by ``object.__subclasses__``) crashes the process on a wrong guess.
 Protocol. stdin, per job: a fixed-size header "<nonce> <timeout>\\n" (24 hex
 digits, wall seconds as %12.3f), read by the server, then one line read by
 the child: a JSON object {"nonce", "program", "function", "inputs" (base64
-pickle of a list of argument tuples), "each" (dump per call, else once)}.
+pickle of a list of argument tuples), "each" (dump per call, else once),
+"verify" (indices of the calls whose results' forms are digested, all mode)}.
 stdout: "ready" once, then "end <nonce> <how>" per job (how: ended, timeout,
 crash, padded to 7).
 fd N: valgrind's log and every dump; a dump's label is
-``assay <nonce> <index|all> <statuses>`` with one letter per call (k ok,
-e error, m memory, r recursion).
+``assay <nonce> <index|all> <statuses> [<digest>]`` with one letter per
+call (k ok, e error, m memory, r recursion); in all mode the digest of the
+verified results' forms (``result_form.py``), or ``-``.
 """
 
 import base64
@@ -75,6 +77,9 @@ import signal
 import struct
 import sys
 import time
+from hashlib import sha256 as _sha256
+
+from result_form import form as _form  # copied next to this file
 
 # ---------------------------------------------------------------- client requests
 
@@ -287,6 +292,8 @@ def run_job():
     """In the child: read the job, lock down, load, measure each call in its region, dump, die. Never returns."""
     job = json.loads(_read_line(0))
     nonce, each = job["nonce"], bool(job.get("each"))
+    verify = frozenset(job.get("verify") or ())
+    forms = []
     inputs = pickle.loads(base64.b64decode(job["inputs"]))
     namespace = hide_the_server({"__name__": "__main__", "__builtins__": __builtins__})
     for fd in (0, 1, 2):
@@ -316,12 +323,15 @@ def run_job():
         else:
             region_off()
             statuses.append("k")
+            if index in verify:  # outside the region; exact builtin types only, so no candidate code runs
+                forms.append(_form(result))
         if each:
             dump("assay %s %d %s" % (nonce, index, statuses[-1]))
             zero()
         del result
     if not each:
-        dump("assay %s all %s" % (nonce, "".join(statuses) or "-"))
+        checked = _sha256(repr(forms).encode("utf-8", "backslashreplace")).hexdigest()[:16] if verify else "-"
+        dump("assay %s all %s %s" % (nonce, "".join(statuses) or "-", checked))
     _die()
 
 

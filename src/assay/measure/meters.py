@@ -206,7 +206,7 @@ class InstructionMeter:
             positions.setdefault(call.function, []).append(position)
         return positions
 
-    def _count(self, sandbox: Sandbox, program: str, function: str, inputs: list[tuple], timeout_seconds: float, each: bool):
+    def _count(self, sandbox: Sandbox, program: str, function: str, inputs: list[tuple], timeout_seconds: float, each: bool, expected: dict[int, Any] | None = None):
         from assay.measure.counting import CountCache, CountingError, fingerprint, shared_pool
 
         if self._cache is None and self._cache_choice is not False:
@@ -215,21 +215,26 @@ class InstructionMeter:
             self._fingerprint = fingerprint(self.python)
         key = None
         if self._cache:
-            key = CountCache.key(self._fingerprint, program, function, inputs, each)
+            key = CountCache.key(self._fingerprint, program, function, inputs, each, expected)
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
         pool = shared_pool(self.servers or getattr(sandbox, "size", 1) or 1, self.python)
         try:
-            counted = pool.count(program, function, inputs, timeout=60.0 + len(inputs) * timeout_seconds, each=each)
+            counted = pool.count(program, function, inputs, timeout=60.0 + len(inputs) * timeout_seconds, each=each, expected=expected)
         except CountingError as exc:
             raise MeterInfraError(f"counting instructions failed: {exc}") from exc
         if self._cache and key is not None:
             self._cache.put(key, counted)
         return counted
 
-    def total_cost(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float) -> float | None:
-        """The sum of the calls' counts, None when one of them could not be counted; one dump per function, not per call."""
+    def total_cost(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float, expected: dict[int, Any] | None = None) -> float | None:
+        """The sum of the calls' counts, None when one of them could not be counted; one dump per function, not per call.
+
+        ``expected``: call position -> the value that call must return under
+        the meter (tests compared exactly): a program that computes something
+        else while it is counted (it noticed the meter, say) gets no count.
+        """
         from assay.measure.counting import supported
 
         if not calls:
@@ -239,7 +244,8 @@ class InstructionMeter:
             return sum(c.value for c in costs if c.value is not None) if all(c.ok for c in costs) else None
         total = 0.0
         for function, where in self._groups(calls).items():
-            counted = self._count(sandbox, program, function, [tuple(calls[p].args) for p in where], timeout_seconds, each=False)
+            checks = {index: expected[position] for index, position in enumerate(where) if position in expected} if expected else None
+            counted = self._count(sandbox, program, function, [tuple(calls[p].args) for p in where], timeout_seconds, each=False, expected=checks)
             if counted.total is None:
                 return None
             total += counted.total

@@ -22,11 +22,13 @@ the reward is not scored (:class:`ReferenceUnavailable`).
 
 from __future__ import annotations
 
+import inspect
 import math
 import statistics
 import threading
 from collections.abc import Callable
 from hashlib import sha256
+from typing import Any
 
 from assay.measure.cost import Cost
 from assay.measure.meters import Meter, MeterInfraError, ReferenceUnavailable, make_meter
@@ -77,6 +79,11 @@ def problem_calls(problem: Problem) -> list[Call] | None:
     if not tests or len(tests) != len(problem.tests):
         return None
     return [Call(t.function or problem.entry_point, tuple(t.args), dict(t.kwargs)) for t in tests]
+
+
+def exact_expectations(problem: Problem) -> dict[int, Any]:
+    """Call position -> expected value, for the call tests compared exactly (approximate ones cannot be checked by form)."""
+    return {i: t.expected for i, t in enumerate(problem.tests) if isinstance(t, CallTest) and t.comparison == "exact"}
 
 
 class ProblemCosts:
@@ -149,6 +156,8 @@ class ProblemCosts:
         total_cost = getattr(self.meter, "total_cost", None)
         try:
             if callable(total_cost):  # a meter that sums the calls itself, faster than costing each
+                if "expected" in inspect.signature(total_cost).parameters:  # it can check what the program returns while measured
+                    return total_cost(sandbox, program, calls, self.timeout_seconds, expected=exact_expectations(problem))
                 return total_cost(sandbox, program, calls, self.timeout_seconds)
             costs = self.meter.call_costs(sandbox, program, calls, self.timeout_seconds)
         except ReferenceUnavailable as exc:
