@@ -26,8 +26,9 @@ from assay.problems import Problem
 from assay.sandbox.pool import Sandbox
 from assay.store import Store
 
-NEEDS_MODEL = frozenset({"property", "generated"})
-NEEDS_CANDIDATES = frozenset({"generated", "differential"})
+NEEDS_MODEL = frozenset({"property", "generated", "stress"})
+NEEDS_CANDIDATES = frozenset({"generated", "differential", "stress"})
+VALIDATED_WITHOUT_CANDIDATES = frozenset({"stress"})  # with the reference allowed, these need no candidates
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,12 @@ class OracleConfig:
 
 @dataclass
 class KindTally:
+    """Per kind, what its oracle made: ``kept`` counts the entries it keeps in ``pool.extras`` (properties,
+    generators) where it keeps any, else its tests; ``tests`` counts its tests either way."""
+
     kept: int = 0
     discarded: int = 0
+    tests: int = 0
     inputs: int = 0
     seconds: float = 0.0
     reasons: Counter = field(default_factory=Counter)
@@ -71,12 +76,14 @@ async def build_pool(problem: Problem, sandbox: Sandbox, kinds: Sequence[str], *
     context = OracleContext(strategy_view(problem), sandbox, pool, model, params, list(candidates), reference, seed)
     for kind in kinds:
         oracle = ORACLES.get(kind)
-        before_tests, before_gone, before_inputs = len(pool.tests), len(pool.discarded), len(pool.inputs)
+        before_tests, before_gone, before_inputs, before_extras = len(pool.tests), len(pool.discarded), len(pool.inputs), len(pool.extras.get(kind, ()))
         started = time.monotonic()
         await oracle.build(context)
         if tallies is not None:
             tally = tallies.setdefault(kind, KindTally())
-            tally.kept += len(pool.tests) - before_tests + sum(len(v) for k, v in pool.extras.items() if k == kind)
+            tests, extras = len(pool.tests) - before_tests, len(pool.extras.get(kind, ())) - before_extras
+            tally.kept += extras if extras else tests
+            tally.tests += tests
             tally.discarded += len(pool.discarded) - before_gone
             tally.inputs += len(pool.inputs) - before_inputs
             tally.seconds += time.monotonic() - started
@@ -114,7 +121,10 @@ def build_pools(problems: Sequence[Problem], *, sandbox: Sandbox, store: Store, 
 
     async def one(problem: Problem) -> OraclePool:
         candidates: list[str] = []
-        if metered is not None and NEEDS_CANDIDATES & set(config.kinds) and config.candidates > 0:
+        wanted = NEEDS_CANDIDATES & set(config.kinds)
+        if config.validate_with_reference and problem.reference:
+            wanted -= VALIDATED_WITHOUT_CANDIDATES
+        if metered is not None and wanted and config.candidates > 0:
             candidates = await sample_candidates(problem, metered, config.params, config.candidates)
         reference = problem.reference if config.validate_with_reference else None
         return await build_pool(problem, sandbox, config.kinds, model=metered, params=config.params, candidates=candidates, reference=reference, seed=config.seed, tallies=tallies)
@@ -136,7 +146,7 @@ def configure_oracles(parser) -> None:  # argparse.ArgumentParser
     from pathlib import Path
 
     parser.add_argument("--benchmark", required=True, help="a registered benchmark or a problems JSONL file")
-    parser.add_argument("--model", default=None, help="a model spec (needed by the property and generated kinds)")
+    parser.add_argument("--model", default=None, help="a model spec (needed by the property, generated and stress kinds)")
     parser.add_argument("--kinds", default="examples,differential", help="comma-separated oracle kinds (see `assay plugins`)")
     parser.add_argument("--candidates", type=int, default=4, help="programs sampled per problem for agreement and differential inputs")
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
@@ -180,11 +190,11 @@ def command_oracles(args) -> int:
         errors.print("[red]error[/]: %s" % exc)
         return 2
     table = Table(title="oracle pools: %s (%d problems), run %s" % (args.benchmark, len(report.pools), report.run_id))
-    for column in ("kind", "kept", "discarded", "inputs kept", "seconds", "top reasons for discarding"):
+    for column in ("kind", "made", "kept", "discarded", "tests kept", "inputs kept", "seconds", "top reasons for discarding"):
         table.add_column(column, justify="left" if column in ("kind", "top reasons for discarding") else "right")
     for kind, tally in report.tallies.items():
         reasons = "; ".join("%s (%d)" % (reason, count) for reason, count in tally.reasons.most_common(3))
-        table.add_row(kind, str(tally.kept), str(tally.discarded), str(tally.inputs), "%.1f" % tally.seconds, reasons)
+        table.add_row(kind, str(tally.kept + tally.discarded), str(tally.kept), str(tally.discarded), str(tally.tests), str(tally.inputs), "%.1f" % tally.seconds, reasons)
     console.print(table)
     total = report.ledger.total
     if total.calls:
