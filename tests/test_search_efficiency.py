@@ -96,11 +96,12 @@ def test_a_faster_step_whose_behaviour_changed_is_rejected(tmp_path, sandbox):
     preset = cheap("optimize", rounds=3)
     replies = [fenced(SLOW), ScriptedReply(fenced(DISTINCT), match=OPTIMIZE)]
     report, model, rows = run(tmp_path, sandbox, preset, replies)
-    (step,) = [r for r in rows if r["operator"] == "optimize"]  # the model's repeat of it in round 2 is not judged again
+    (step,) = [r for r in rows if r["operator"] == "optimize"]  # the model's repeats of it in rounds 2 and 3 are not judged again
     assert step["value"]["efficiency"] == 0.0 and step["passed"] == 1  # passes both examples, and is rejected
     assert step["feedback"].startswith("its behaviour differs from the starting program's: on count_pairs(")
     # the rejection is shown to the next round
-    assert len(model.requests) == 3 and "An earlier faster version was rejected because its behaviour differs" in model.requests[-1][0][-1].content
+    assert len(model.requests) == 4 and "An earlier faster version was rejected because its behaviour differs" in model.requests[-1][0][-1].content
+    assert [params.temperature for _, params in model.requests[1:]] == [0.0, 0.0, 0.8]  # a repeat at greedy decoding: the rounds left are sampled
     outcome = report.evaluation.outcomes[0]
     assert outcome.passed and outcome.spent["efficiency"]["kept"] == 0 and outcome.spent["efficiency"]["rejected"] == 1
     assert outcome.spent["stopped"] == "the model gave no new version"

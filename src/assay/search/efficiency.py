@@ -637,6 +637,8 @@ class OptimizeSearch(Search):
                     better = node
             if better is not None:
                 current = better
+            elif fresh == 0 and params.temperature == 0.0:
+                params = params.replace(temperature=0.8)  # greedy decoding repeats itself: sample the rounds left
             elif fresh == 0:
                 self.spent.stopped = "the model gave no new version"
                 return
