@@ -94,7 +94,7 @@ Reply with one ```python block defining
 import random
 
 def generate(size: int, rng: random.Random) -> tuple:
-    # one valid input of {entry}: the tuple of its {arity} positional arguments
+    # one valid input of {entry}: the tuple of its {arity}positional arguments
     ...
 
 The input must be allowed by the specification and grow with `size` (a list of `size` elements, a string of `size` characters, a number near `size`, ...), so that a slow implementation is slow on it. Draw randomness from `rng` only, use plain values only (numbers, strings, lists, tuples, dicts, sets), and take time linear in `size`."""
@@ -178,7 +178,7 @@ def _arity_text(arity: tuple[int, int | None] | None) -> str:
 
 def stress_messages(problem: Problem) -> list[Message]:
     """The request for an input generator of ``problem``'s function, from its prompt alone."""
-    user = USER_TEMPLATE.format(entry=problem.entry_point, prompt=problem.prompt.rstrip(), arity=_arity_text(entry_arity(problem)))
+    user = USER_TEMPLATE.format(entry=problem.entry_point, prompt=problem.prompt.rstrip(), arity=_arity_text(entry_arity(problem)) + " " if entry_arity(problem) is not None else "")
     return [Message.system(SYSTEM_PROMPT), Message.user(user)]
 
 
