@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from importlib import import_module
 from pathlib import Path
 
@@ -226,3 +227,100 @@ def test_a_verdict_line_is_what_asdict_gave(fields):
     expected = {k: v for k, v in expected.items() if v not in (None, "")}
     assert verdict.to_dict() == expected and list(verdict.to_dict()) == list(expected)
     assert TestVerdict.from_dict(verdict.to_dict()) == verdict
+
+
+def _add_one():
+    from assay.problems import CallTest, Problem
+
+    return Problem("t/0", "", "f", (CallTest("a", (2,), 3),)), "def f(x):\n    return x + 1\n"
+
+
+def test_a_worker_restarted_on_a_passing_thread_outlives_it():
+    """bwrap kills a worker when the *thread* that started it ends: a restart inside run_many (its threads end with it)
+    used to leave a worker that died at once and was started again at every later call."""
+    import signal
+
+    from assay.sandbox.pool import Sandbox
+
+    problem, program = _add_one()
+    with Sandbox(workers=1, calibrate=False, pin=False) as box:
+        worker = box._workers[0]
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait()
+        assert [r.passed for _, r in box.run_many([(problem, program)])] == [True]  # restarted on one of run_many's threads
+        restarted = worker.process.pid
+        for _ in range(3):
+            assert [r.passed for _, r in box.run_many([(problem, program)])] == [True]
+            assert worker.process.pid == restarted and worker.alive  # the same process every time: not started again
+
+
+def test_a_sandbox_made_on_a_thread_that_ends_keeps_its_workers():
+    import threading
+
+    from assay.sandbox.pool import Sandbox
+
+    problem, program = _add_one()
+    made = []
+
+    def make() -> None:
+        box = Sandbox(workers=2, calibrate=False, pin=False)
+        for worker in box._workers:
+            worker.ensure_started()  # running, bwrap's parent-death signal armed
+        made.append(box)
+
+    maker = threading.Thread(target=make)
+    maker.start()
+    maker.join()  # the thread that started the workers is gone
+    time.sleep(0.2)
+    with made[0] as box:
+        pids = [w.process.pid for w in box._workers]
+        assert box.isolation is not None  # waits for the first worker
+        assert all(r.passed for _, r in box.run_many([(problem, program)] * 8))
+        assert [w.process.pid for w in box._workers] == pids  # none died and was started again
+
+
+def test_the_compiled_harness_is_made_once_and_reused(tmp_path):
+    code = """
+        import py_compile, sys
+        if sys.argv[1] == "again":
+            py_compile.compile = None  # a second process must not compile it again
+        from assay.sandbox.harness_image import ENTRY, harness_image
+        root = harness_image()
+        assert (root / ENTRY).is_file() and any((root / "__pycache__").glob("zygote.*.pyc"))
+        print(root)
+    """
+    env = {**os.environ, "ASSAY_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT / "src")}
+    first = subprocess.run([sys.executable, "-c", textwrap.dedent(code), "first"], capture_output=True, text=True, env=env, timeout=120)
+    again = subprocess.run([sys.executable, "-c", textwrap.dedent(code), "again"], capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    assert first.stdout == again.stdout and str(tmp_path / "cache" / "harness") in first.stdout
+    image = Path(first.stdout.strip())
+    (image / "zygote_start.py").unlink()  # half-made (as if killed while building): not used, made again
+    remade = subprocess.run([sys.executable, "-c", textwrap.dedent(code), "first"], capture_output=True, text=True, env=env, timeout=120)
+    assert remade.returncode == 0, remade.stderr
+    assert remade.stdout == first.stdout and (image / "zygote_start.py").is_file()  # whole again, in the cache
+
+
+def test_assay_eval_starts_one_sandbox_before_parsing_and_leaves_none(tmp_path, monkeypatch, capsys):
+    from conftest import descendants
+
+    from assay import cli
+    from assay.sandbox import pool
+
+    made = []
+    original = pool.Sandbox.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(kwargs.get("wait", True))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pool.Sandbox, "__init__", counting)
+    samples = tmp_path / "one.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "    return False\n"}) + "\n")
+    before = set(descendants(os.getpid()))
+    code = cli.main(["eval", "--benchmark", "humaneval", "--samples", str(samples), "--store", str(tmp_path / "s.sqlite"), "--workers", "1"])
+    assert code == 0 and "1 samples" in capsys.readouterr().out
+    assert made == [False]  # one sandbox, started by main() before the parser was built, and used
+    assert cli.main(["eval", "--benchmark", "no-such-benchmark", "--samples", str(samples), "--store", str(tmp_path / "s.sqlite")]) == 2
+    assert made == [False, False]  # started, then closed unused
+    assert set(descendants(os.getpid())) - before == set()

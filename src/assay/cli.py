@@ -143,9 +143,44 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _start_eval_sandbox(argv: list[str]):  # -> SandboxStart | None
+    """``assay eval`` on this machine: its sandbox's workers start now, while the parser is built and the run set up.
+
+    Only the options that shape the sandbox are read here (with the same
+    definitions as the command's own); ``command_eval`` uses the sandbox only
+    if the full parse asks for the same one, else closes it.
+    """
+    if not argv or argv[0] != "eval" or "-h" in argv or "--help" in argv:
+        return None
+    early = argparse.ArgumentParser(add_help=False)
+    _add_limit_options(early)
+    early.add_argument("--ray", default=None)
+    try:
+        known, _ = early.parse_known_args(argv[1:])
+    except SystemExit:  # a bad value: the full parse says what is wrong
+        return None
+    if known.ray:
+        return None
+    from assay.evaluate import EvalConfig, SandboxStart
+    from assay.sandbox.limits import Limits, MiB
+
+    limits = Limits.for_cpu(known.timeout, memory_bytes=known.memory_mb * MiB)  # as command_eval makes them
+    return SandboxStart.of(EvalConfig(workers=known.workers, limits=limits, timeout_factor=known.timeout_factor, min_cpu_seconds=known.min_timeout))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
+    early = _start_eval_sandbox(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+        args.early_sandbox = early
+        return _run(args)
+    finally:
+        if early is not None:
+            early.discard()  # closed unless the run took it
+
+
+def _run(args: argparse.Namespace) -> int:
     warnings.simplefilter("default")
     try:
         return int(args.run_command(args) or 0)
@@ -167,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from assay.evaluate import EvalConfig, evaluate, write_results
+    from assay.evaluate import EvalConfig, SandboxStart, evaluate, write_results
     from assay.problems import load_benchmark
     from assay.sandbox.limits import Limits, MiB
     from assay.scale import RayJudgeError, judge_for
@@ -194,10 +229,12 @@ def command_eval(args: argparse.Namespace) -> int:
     config = EvalConfig(workers=args.workers, ks=args.k, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout, efficiency=efficiency)
     store = Store(args.store) if args.store else Store()
     progress, on_progress = progress_bar("evaluating")
+    early = getattr(args, "early_sandbox", None)  # started by main() before parsing, if it is the one this run needs
+    sandbox = early if early is not None and early.key == SandboxStart.key_of(config) and not getattr(args, "ray", None) else None
 
     try:
         with store, judge_for(args, limits, errors.print) as judge, progress:
-            report = evaluate(args.benchmark, args.samples, config=config, store=store, resume=args.resume, on_progress=on_progress, judge=judge)
+            report = evaluate(args.benchmark, args.samples, config=config, store=store, resume=args.resume, on_progress=on_progress, judge=judge, sandbox=sandbox)
     except RayJudgeError as exc:
         errors.print("[red]error[/]: %s" % exc)
         return 1

@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import reprlib
-import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -289,7 +288,7 @@ def evaluate(
     config: EvalConfig | None = None,
     store: Store | None = None,
     resume: bool = False,
-    sandbox: Sandbox | None = None,
+    sandbox: "Sandbox | SandboxStart | None" = None,
     on_progress: Progress | None = None,
     judge: Any = None,
 ) -> EvalReport:
@@ -306,7 +305,10 @@ def evaluate(
     """
     config = config or EvalConfig()
     # the sandbox's workers start while the benchmark and the samples load (start-up time); unused if nothing is to run
-    starting = _Starting(lambda: Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds)) if sandbox is None and judge is None else None
+    if isinstance(sandbox, SandboxStart):
+        starting, sandbox = sandbox, None  # started by the caller (the CLI, before parsing); ours to use or close now
+    else:
+        starting = SandboxStart.of(config) if sandbox is None and judge is None else None
     try:
         return _evaluate(benchmark, samples, config, store, resume, sandbox, on_progress, judge, starting)
     finally:
@@ -314,38 +316,43 @@ def evaluate(
             starting.discard()
 
 
-class _Starting:
-    """A Sandbox being started on a thread of its own; ``get`` waits for it, ``discard`` closes it unless taken."""
+class SandboxStart:
+    """A Sandbox whose workers are starting (``Sandbox(wait=False)``): ``get`` waits for it, ``discard`` closes it unless taken.
 
-    def __init__(self, factory: Callable[[], Sandbox]) -> None:
-        self._box: Sandbox | None = None
-        self._error: BaseException | None = None
+    Made on the caller's thread (bwrap ties a worker's life to the thread that
+    started it), it returns at once; the workers start while the caller goes
+    on. ``key`` says what it was started with (workers, limits, timeout
+    factor, lowest CPU limit), so a caller can tell it is the one it needs.
+    """
+
+    def __init__(self, box: Sandbox, key: Any = None) -> None:
+        self.key = key
+        self._box = box
         self._taken = False
-        self._thread = threading.Thread(target=self._start, args=(factory,), name="assay-sandbox-start", daemon=True)
-        self._thread.start()
 
-    def _start(self, factory: Callable[[], Sandbox]) -> None:
-        try:
-            self._box = factory()
-        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread by get()
-            self._error = exc
+    @classmethod
+    def of(cls, config: EvalConfig) -> "SandboxStart":
+        """The sandbox ``evaluate`` would make for ``config``, starting."""
+        box = Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds, wait=False)
+        return cls(box, cls.key_of(config))
+
+    @staticmethod
+    def key_of(config: EvalConfig) -> tuple:
+        return (config.workers, config.limits, config.timeout_factor, config.min_cpu_seconds)
 
     def get(self) -> Sandbox:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._box is not None
+        box = self._box.ready()  # a worker that failed to start raises here; discard() still closes the rest
         self._taken = True
-        return self._box
+        return box
 
     def discard(self) -> None:
-        self._thread.join()
-        if self._box is not None and not self._taken:
+        if not self._taken:
+            self._taken = True
             self._box.close()
 
 
 def _evaluate(benchmark: str | Path | Sequence[Problem], samples: str | Path | Iterable[Sample | SampleError], config: EvalConfig, store: Store | None,
-              resume: bool, sandbox: Sandbox | None, on_progress: Progress | None, judge: Any, starting: _Starting | None) -> EvalReport:  # fmt: skip
+              resume: bool, sandbox: Sandbox | None, on_progress: Progress | None, judge: Any, starting: SandboxStart | None) -> EvalReport:  # fmt: skip
     if isinstance(benchmark, (str, Path)):
         name, problems = str(benchmark), load_benchmark(benchmark)
     else:

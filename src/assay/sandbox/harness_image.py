@@ -12,6 +12,7 @@ module, is always compiled from source.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import py_compile
 import shutil
@@ -33,12 +34,56 @@ def _remove(root: Path, owner: int) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _cache_root() -> Path:
+    root = os.environ.get("ASSAY_CACHE_DIR")
+    if root:
+        return Path(root).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "assay"
+
+
 @lru_cache(maxsize=1)
 def harness_image() -> Path:
-    """A directory holding the harness sources, their bytecode and the stub; removed at exit."""
+    """A directory holding the harness sources, their bytecode and the stub.
+
+    Compiling the harness costs every process that starts a sandbox ~25 ms, so
+    the image is kept in assay's cache directory, named by a digest of the
+    sources and of this Python; where that directory cannot be written, a
+    private copy is made in a temp dir and removed at exit.
+    """
+    sources = sorted(HARNESS_SOURCE.glob("*.py"))
+    digest = hashlib.sha256(repr((sys.version, sys.implementation.cache_tag)).encode())
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    cached = _cache_root() / "harness" / digest.hexdigest()[:24]
+    if (cached / ENTRY).is_file():  # the stub is written last: its presence means the image is whole
+        return cached
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=".building-", dir=cached.parent))
+        _build(building, sources)
+        try:
+            os.rename(building, cached)  # whole or not at all; another process may have won the race
+        except OSError:
+            if cached.is_dir() and not (cached / ENTRY).is_file():  # not whole (changed by hand): replaced
+                stale = cached.with_name(".stale-%d" % os.getpid())
+                os.rename(cached, stale)
+                shutil.rmtree(stale, ignore_errors=True)
+                os.rename(building, cached)
+            else:
+                shutil.rmtree(building, ignore_errors=True)
+        if (cached / ENTRY).is_file():
+            return cached
+    except OSError:
+        pass
     root = Path(tempfile.mkdtemp(prefix="assay-harness-"))
     atexit.register(_remove, root, os.getpid())
-    for source in sorted(HARNESS_SOURCE.glob("*.py")):
+    _build(root, sources)
+    return root
+
+
+def _build(root: Path, sources: list[Path]) -> None:
+    for source in sources:
         target = root / source.name
         shutil.copyfile(source, target)
         # unchecked: Python loads it without comparing the source's timestamp;
@@ -48,4 +93,3 @@ def harness_image() -> Path:
         )
     (root / ENTRY).write_text("import zygote\n\nzygote.main()\n")
     root.chmod(0o755)  # mkdtemp's 0700 would do for the same uid; bwrap binds it read-only either way
-    return root

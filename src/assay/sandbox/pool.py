@@ -96,6 +96,7 @@ class Sandbox:
         min_cpu_seconds: float = 0.3,
         calibrate: bool = True,
         pin: bool | None = None,
+        wait: bool = True,
     ) -> None:
         self.limits = limits or Limits()
         self.policy = policy or RunPolicy()
@@ -116,14 +117,38 @@ class Sandbox:
         # what script tests called last time: their next run is one batch
         self._script_calls = ScriptCalls()
         self._closed = False
-        first = self._workers[0]
-        for worker in self._workers:  # all start at once; the first use of each waits for it to be ready
-            worker.launch()
-        first.await_hello()
-        self.isolation: IsolationPlan = plan(cgroups.available if cgroups else {"memory": False, "pids": False}, first.hello.get("pid_namespace_per_run"))
-        warn_missing(self.isolation)
+        self._isolation: IsolationPlan | None = None
+        self._ready_lock = threading.Lock()
+        # All start at once, from this thread: bwrap's --die-with-parent kills a worker when the
+        # *thread* that started it ends, so workers are never started from a short-lived thread here.
         for worker in self._workers:
+            worker.launch()
             self._free.put(worker)
+        if wait:
+            self.ready()
+
+    def ready(self) -> "Sandbox":
+        """Wait for the first worker to say it is ready (``Sandbox(wait=False)`` returns before it has).
+
+        The other workers are waited for at their first use. Warns once if
+        isolation layers are missing.
+        """
+        if self._isolation is None:
+            with self._ready_lock:
+                if self._isolation is None:
+                    first = self._workers[0]
+                    first.ensure_started()
+                    available = self.cgroups.available if self.cgroups else {"memory": False, "pids": False}
+                    self._isolation = plan(available, first.hello.get("pid_namespace_per_run"))
+                    warn_missing(self._isolation)
+        return self
+
+    @property
+    def isolation(self) -> IsolationPlan:
+        """The isolation layers in force (known once the first worker has started)."""
+        self.ready()
+        assert self._isolation is not None
+        return self._isolation
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -149,6 +174,7 @@ class Sandbox:
         """A free worker, started, for the caller alone until the block ends."""
         if self._closed:
             raise RuntimeError("the sandbox is closed")
+        self.ready()  # the first worker's hello is read there, never by two threads at once
         worker = self._free.get()
         try:
             worker.ensure_started()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import queue
 import select
 import shlex
 import subprocess
 import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +75,44 @@ class Reply:
         )
 
 
+class _Spawner:
+    """Starts worker processes from a thread that lives as long as this process.
+
+    bwrap's ``--die-with-parent`` (PR_SET_PDEATHSIG) kills a process when the
+    *thread* that started it ends, not the process. A worker (re)started on a
+    short-lived thread, such as one of ``Sandbox.run_many``'s, would die when
+    that thread does, and be started again at its next use, every time. The
+    main thread and this one thread outlive every worker.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen:
+        if threading.current_thread() is threading.main_thread():
+            return subprocess.Popen(*args, **kwargs)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="assay-worker-spawner", daemon=True)
+                self._thread.start()
+        done: Future = Future()
+        self._requests.put((done, args, kwargs))
+        return done.result()
+
+    def _serve(self) -> None:
+        while True:
+            done, args, kwargs = self._requests.get()
+            try:
+                done.set_result(subprocess.Popen(*args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - raised in the requesting thread
+                done.set_exception(exc)
+
+
+spawn = _Spawner().popen
+
+
 class Worker:
     """A zygote in a sandbox. Not thread-safe: one sample at a time."""
 
@@ -118,7 +158,7 @@ class Worker:
         env = dict(SANDBOX_ENV) if not self.isolation.bwrap else {"PATH": SANDBOX_ENV["PATH"]}
         self._pending = protocol.MessageBuffer()
         try:
-            self.process = subprocess.Popen(
+            self.process = spawn(
                 self.command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
