@@ -8,15 +8,35 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable
-
-from rich.console import Console
-from rich.table import Table
+from typing import Any, Callable
 
 from assay.plugins import BENCHMARKS, COMMANDS, STRATEGIES, Command, hookimpl
 
-console = Console(stderr=False)
-errors = Console(stderr=True)
+
+class _Console:
+    """A rich Console made at its first use: ``assay eval`` starts its sandbox before rich is imported."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+def _table(*args: Any, **kwargs: Any) -> Any:
+    """A rich Table, rich imported when a table is drawn."""
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
+
+
+console = _Console(stderr=False)
+errors = _Console(stderr=True)
 
 
 def _ks(text: str) -> tuple[int, ...]:
@@ -282,7 +302,7 @@ def print_report(report, command: str = "eval") -> None:
         errors.print("[yellow]... and %d more bad lines[/]" % (len(report.errors) - 20))
     samples = len(report.outcomes)
     passed = sum(o.passed for o in report.outcomes)
-    table = Table(title="assay %s: %s (%d samples, %d problems)" % (command, report.benchmark, samples, report.n_problems))
+    table = _table(title="assay %s: %s (%d samples, %d problems)" % (command, report.benchmark, samples, report.n_problems))
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("95% CI", justify="right")
@@ -298,7 +318,7 @@ def print_report(report, command: str = "eval") -> None:
         table.add_row("samples without efficiency (left out of eff@k)", str(report.efficiency_unmeasured), "")
     table.add_row("samples passed", "%d/%d" % (passed, samples), "")
     console.print(table)
-    statuses = Table(title="status of each sample (its worst test)")
+    statuses = _table(title="status of each sample (its worst test)")
     statuses.add_column("status")
     statuses.add_column("samples", justify="right")
     for status, count in sorted(report.status_counts.items(), key=lambda item: -item[1]):
@@ -380,7 +400,7 @@ def command_doctor(args: argparse.Namespace) -> int:
         with Sandbox(workers=1, calibrate=False) as box:
             isolation = box.isolation
             python = box.python
-    table = Table(title="sandbox isolation (python %s in the sandbox)" % python)
+    table = _table(title="sandbox isolation (python %s in the sandbox)" % python)
     table.add_column("layer")
     table.add_column("state")
     table.add_column("detail")
@@ -398,7 +418,7 @@ def _doctor_meters() -> None:
         from assay.measure.probe import probe_meters
     except ImportError:
         return
-    table = Table(title="meters")
+    table = _table(title="meters")
     table.add_column("meter")
     table.add_column("state")
     table.add_column("detail")
@@ -417,7 +437,7 @@ def command_plugins(args: argparse.Namespace) -> int:
         entries = registry.entries()
         if not entries:
             continue
-        table = Table(title=registry.plural)
+        table = _table(title=registry.plural)
         table.add_column("name")
         table.add_column("plugin")
         table.add_column("what it is")
