@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import subprocess
 import sys
@@ -75,6 +76,7 @@ def run_enam(csv: Path, samples: Path, indices: list[int]) -> dict:
 def run_assay(sandbox: Sandbox, meter: str, problems: dict) -> dict:
     from bench_efficiency import run_set
 
+    os.environ["ASSAY_COUNT_CACHE"] = "off"  # every count made, as in the first run on a machine
     evaluator = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter=meter))  # fresh: nothing cached from an earlier round
     started = time.monotonic()
     result = run_set(sandbox, evaluator, SAMPLE_SET, problems)

@@ -78,6 +78,13 @@ def test_the_disk_cache_is_keyed_by_the_job(tmp_path):
     assert cache.get(timeout_key) is None  # depends on the machine: never cached
 
 
+def test_the_count_cache_follows_its_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSAY_COUNT_CACHE", "off")
+    assert CountCache.default() is False
+    monkeypatch.setenv("ASSAY_COUNT_CACHE", str(tmp_path / "elsewhere.sqlite"))
+    assert CountCache.default().path == tmp_path / "elsewhere.sqlite"
+
+
 # ------------------------------------------------------------------ failures, each in its place
 
 

@@ -491,6 +491,14 @@ class CountCache:
             db.execute("PRAGMA journal_mode=WAL")
         return db
 
+    @classmethod
+    def default(cls) -> "CountCache | bool":
+        """The cache at ``$ASSAY_COUNT_CACHE`` (``off``: none, False), else ``<assay cache>/counts.sqlite``."""
+        configured = os.environ.get("ASSAY_COUNT_CACHE", "")
+        if configured.lower() in ("off", "0", "no", "none"):
+            return False
+        return cls(configured or None)
+
     @staticmethod
     def key(fingerprint: str, program: str, function: str, inputs: Sequence[tuple], each: bool, expected: dict[int, Any] | None = None) -> str:
         digest = hashlib.sha256()

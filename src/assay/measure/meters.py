@@ -164,8 +164,8 @@ class InstructionMeter:
     (:func:`assay.measure.valgrind.instruction_counts`), which starts
     valgrind for every measurement. ``python``: the interpreter valgrind
     runs (default: the real binary of this one). ``cache``: a
-    :class:`~assay.measure.counting.CountCache`, None for the default one,
-    False for none.
+    :class:`~assay.measure.counting.CountCache`, None for the default one
+    (``$ASSAY_COUNT_CACHE``: a path, or ``off``), False for none.
     """
 
     name = INSTRUCTIONS
@@ -210,7 +210,7 @@ class InstructionMeter:
         from assay.measure.counting import CountCache, CountingError, fingerprint, shared_pool
 
         if self._cache is None and self._cache_choice is not False:
-            self._cache = self._cache_choice or CountCache()
+            self._cache = self._cache_choice or CountCache.default()
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.python)
         key = None
