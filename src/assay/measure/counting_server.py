@@ -87,7 +87,7 @@ from result_form import form as _form  # copied next to this file
 # rdx carries the answer); a no-op returning 0 when not under valgrind.
 _STUB = bytes.fromhex("4889f8" "31d2" "48c1c703" "48c1c70d" "48c1c73d" "48c1c733" "4887db" "4889d0" "c3")
 _CALLGRIND = (ord("C") << 24) | (ord("T") << 16)
-DUMP_STATS_AT, ZERO_STATS, TOGGLE_COLLECT = _CALLGRIND + 3, _CALLGRIND + 1, _CALLGRIND + 2
+DUMP_STATS_AT, TOGGLE_COLLECT = _CALLGRIND + 3, _CALLGRIND + 2
 LABEL_BYTES = 240
 
 # The stub sits on a page drawn at random among STUB_PAGES, so that its address cannot be guessed
@@ -108,14 +108,9 @@ def _words(code, arg=0):
 
 
 # one block of words per kind of request, so the audit hook tells them apart by address
-_ZERO, ZERO_ADDRESS = _words(ZERO_STATS)
 _ON, TOGGLE_ON_ADDRESS = _words(TOGGLE_COLLECT)
 _OFF, TOGGLE_OFF_ADDRESS = _words(TOGGLE_COLLECT)
 _DUMP, DUMP_ADDRESS = _words(DUMP_STATS_AT, ctypes.addressof(_label))
-
-
-def zero():
-    _request(ZERO_ADDRESS)
 
 
 def region_on():
@@ -308,8 +303,7 @@ def run_job():
     except BaseException:
         dump("assay %s load e" % nonce)
         _die()
-    statuses = []
-    zero()
+    statuses = []  # the counters start at zero: the server's last dump zeroed them, and it collects nothing since
     for index, call in enumerate(calls):
         result = None
         _seed(RANDOM_SEED)
@@ -325,8 +319,7 @@ def run_job():
             if index in verify:  # outside the region; exact builtin types only, so no candidate code runs
                 forms.append(_form(result))
         if each:
-            dump("assay %s %d %s" % (nonce, index, statuses[-1]))
-            zero()
+            dump("assay %s %d %s" % (nonce, index, statuses[-1]))  # a dump zeroes the counters
         del result
     if not each:
         checked = _sha256(repr(forms).encode("utf-8", "backslashreplace")).hexdigest()[:16] if verify else "-"
@@ -413,7 +406,6 @@ def _warm_up():
         _form(inputs)
         exec(compile(program, "<warm-up>", "exec"), namespace)
         for call in [functools.partial(namespace[function], *args) for args in inputs]:
-            zero()
             region_on()
             call()
             region_off()
@@ -426,7 +418,8 @@ def _warm_up():
     spare = os.dup(_devnull)
     os.dup2(_devnull, spare)
     os.close(spare)
-    dump("assay warm-up server -")
+    dump("assay warm-up server -")  # and zero: children start from zero counters (a ZERO_STATS per job would
+    # write every cost centre the server ever touched, a copy-on-write fault per page, in every child)
 
 
 # The server handles nothing of variable size: the host sends a fixed-size header (nonce, timeout), the
@@ -509,7 +502,7 @@ def main():
 
 _devnull = os.open(os.devnull, os.O_RDWR)
 _CWD = os.getcwd()
-SERVER_CODES = frozenset(f.__code__ for f in (run_job, _fork_job, _on_alarm, _warm_up, serve, main, zero, region_on, region_off, dump, _die)) | {sys._getframe().f_code}
+SERVER_CODES = frozenset(f.__code__ for f in (run_job, _fork_job, _on_alarm, _warm_up, serve, main, region_on, region_off, dump, _die)) | {sys._getframe().f_code}
 
 if __name__ == "__main__":
     main()
