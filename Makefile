@@ -18,6 +18,8 @@ system:
 
 demo: system $(STAMP)
 	$(BIN)/assay eval --benchmark humaneval --samples canonical
+	$(BIN)/assay models install qwen2.5-coder-0.5b
+	$(BIN)/python scripts/demo_search.py --limit 5
 
 test: system $(STAMP)
 	$(BIN)/ruff check src tests bench examples
