@@ -24,3 +24,5 @@ if ! ls "$cache"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   CMAKE_ARGS="$flags" "$python" -m pip wheel --quiet --no-deps --no-cache-dir --no-binary llama-cpp-python -w "$cache" "llama-cpp-python==$version"
 fi
 "$python" -m pip install --quiet --force-reinstall --no-deps "$cache"/llama_cpp_python-*.whl
+# and what it needs at import (numpy, diskcache, jinja2, ...): the wheel is already there, pip adds only the missing ones
+"$python" -m pip install --quiet "$cache"/llama_cpp_python-*.whl
