@@ -54,7 +54,9 @@ found by ``object.__subclasses__``) crashes the process on a wrong guess.
 Protocol. stdin, per job: a fixed-size header "<nonce> <timeout>\\n" (24 hex
 digits, wall seconds as %12.3f), read by the server, then one line read by
 the child: a JSON object {"nonce", "program", "function", "inputs" (base64
-pickle of a list of argument tuples), "each" (dump per call, else once),
+pickle of a list of argument tuples), "code" (optional: base64 marshal of the
+program compiled by the host, when it runs this interpreter), "each" (dump
+per call, else once),
 "verify" (indices of the calls whose results' forms are digested, all mode)}.
 stdout: "ready" once, then "end <nonce> <how>" per job (how: ended, timeout,
 crash, padded to 7).
@@ -69,6 +71,7 @@ import ctypes
 import functools
 import gc
 import json
+import marshal
 import mmap
 import os
 import pickle
@@ -295,7 +298,8 @@ def run_job():
     seccomp_no_processes()
     sys.addaudithook(make_hook(os.getpid()))
     try:
-        exec(compile(job["program"], "<candidate>", "exec"), namespace)
+        code = job.get("code")  # compiled by the host when it runs the same interpreter: no compiler pass in the child
+        exec(marshal.loads(base64.b64decode(code)) if code else compile(job["program"], "<candidate>", "exec"), namespace)
         function = namespace.get(job["function"])
         if type(function) is not type(run_job) or function.__code__ in SERVER_CODES:
             raise TypeError("%s is not a function of the program" % job["function"])
@@ -403,6 +407,7 @@ def _warm_up():
         line = json.dumps({"nonce": "0" * NONCE_BYTES, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps(inputs)).decode(), "each": False, "verify": [0]})
         job = json.loads(line.encode() + b"\n")
         pickle.loads(base64.b64decode(job["inputs"]))
+        marshal.loads(base64.b64decode(base64.b64encode(marshal.dumps(compile(program, "<warm-up>", "exec")))))
         _form(inputs)
         exec(compile(program, "<warm-up>", "exec"), namespace)
         for call in [functools.partial(namespace[function], *args) for args in inputs]:
