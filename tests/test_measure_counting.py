@@ -240,3 +240,33 @@ def test_result_forms_follow_pythons_equality_on_plain_data():
 
     assert form(Lazy([1])) != form([1])  # not a builtin type: it could compute what it holds after the count
     assert digest([1, "x"]) == digest([1.0, "x"]) != digest(["x", 1])
+
+
+# ------------------------------------------------------------------ the server's own failures
+
+
+def test_a_server_killed_mid_job_is_replaced_and_the_job_counted_again():
+    import threading
+
+    from assay.measure.counting import CountingPool
+
+    pool = CountingPool(1)
+    try:
+        honest = pool.count(WORK, "f", [(3000,)], timeout=30.0)
+        server = pool._all[0]
+        slow = WORK.replace("def f(n):", "def f(n):\n    sum(range(3 * 10 ** 6))")
+        threading.Timer(1.0, lambda: os.killpg(server._process.pid, 9)).start()
+        counted = pool.count(slow, "f", [(3000,)], timeout=60.0)  # the first server dies under it; a new one counts it
+        assert counted.ok and not server.alive and pool._all and pool._all[0] is not server
+        assert pool.count(WORK, "f", [(3000,)], timeout=30.0).total == honest.total  # the new server counts the same
+    finally:
+        pool.close()
+
+
+def test_a_server_that_died_is_an_infrastructure_error_not_a_status(server):
+    from assay.measure.counting import CountingError
+
+    lonely = CountingServer()
+    lonely.close()
+    with pytest.raises(CountingError, match="not running"):
+        lonely.count(WORK, "f", [(1,)], timeout=30.0)
