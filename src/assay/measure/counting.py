@@ -185,8 +185,13 @@ class CountingServer:
                     label = line[len(prefix) :].strip()
                 elif line.startswith("totals: ") and label is not None:
                     nonce, _, rest = label.partition(" ")
+                    try:
+                        total = int(line.split()[1])
+                    except (IndexError, ValueError):  # only valgrind writes here; a line it garbled counts as no dump
+                        label = None
+                        continue
                     with self._arrived:
-                        self._dumps.setdefault(nonce, []).append((rest, int(line.split()[1])))
+                        self._dumps.setdefault(nonce, []).append((rest, total))
                         self._arrived.notify_all()
                     label = None
         with self._arrived:
@@ -261,6 +266,8 @@ class CountingServer:
                 while len(self._dumps.get(nonce, [])) < expected and not self._loaded_failed(nonce) and time.monotonic() < deadline:
                     self._arrived.wait(0.05)
                 dumps = self._dumps.pop(nonce, [])
+            if not dumps and not self._reader.is_alive():
+                raise CountingError("the counting server's log pipe closed; valgrind said: %s" % self.log_tail())
             return RawJob(how, dumps)
 
     def _loaded_failed(self, nonce: str) -> bool:
