@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import tempfile
 import time
@@ -158,6 +159,8 @@ def plot_rows(rows: list[dict], path: Path, title: str) -> Path | None:
         if twin and twin in by_name:
             t = by_name[twin]
             ax.plot([x, t["completion_tokens"] / t["problems"]], [y, t["passed"] / t["problems"]], color="tab:gray", linestyle=":", zorder=2)
+    rates = [r["passed"] / r["problems"] for r in rows]
+    ax.set_ylim(max(0.0, math.floor((min(rates) - 0.1) * 10) / 10), min(1.0, math.ceil((max(rates) + 0.05) * 10) / 10))  # whole tenths: no magnified gaps
     ax.set_xlabel("completion tokens per problem")
     ax.set_ylabel("pass@1 (hidden tests)")
     ax.set_title("Search presets (circles) and best-of-n at equal tokens (squares): %s" % title, fontsize=9)
