@@ -290,17 +290,22 @@ def behaviours_of(sandbox: Sandbox, program: str, function: str, inputs: Sequenc
         return [Behaviour("infra-error", detail=str(error)[:200])] * len(inputs)
     if not batch.loaded:
         return [Behaviour("load-error", detail=batch.load.exception_type or batch.load.status)] * len(inputs)
+    return behaviours_in(batch, len(inputs))
+
+
+def behaviours_in(batch, count: int, *, detailed: bool = False) -> list[Behaviour]:
+    """A :class:`Behaviour` per call of a loaded batch (``not-run`` past its replies); ``detailed`` keeps messages."""
     found = []
-    for index in range(len(inputs)):
+    for index in range(count):
         reply = batch.replies[index] if index < len(batch.replies) else None
         if reply is None:
             found.append(Behaviour("not-run"))
         elif reply.status == "ok":
             found.append(Behaviour("ok", reply.value))
         elif reply.status == "exception":
-            found.append(Behaviour("raised", detail=reply.exception_type or ""))
+            found.append(Behaviour("raised", detail="%s: %s" % (reply.exception_type, (reply.message or "")[:200]) if detailed else reply.exception_type or ""))
         else:
-            found.append(Behaviour(reply.status))
+            found.append(Behaviour(reply.status, detail=(reply.message or "")[:200] if detailed else ""))
     return found
 
 

@@ -352,7 +352,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def run_program(sandbox: Sandbox, program: str, entry_point: str, inputs: Sequence[tuple], settings: StressSettings = DEFAULT_SETTINGS) -> list[Any]:
     """``program`` alone on each input (one session, each call capped): a :class:`~assay.oracles.generated.Behaviour` per input."""
-    from assay.oracles.generated import Behaviour
+    from assay.oracles.generated import Behaviour, behaviours_in
 
     if not inputs:
         return []
@@ -363,18 +363,7 @@ def run_program(sandbox: Sandbox, program: str, entry_point: str, inputs: Sequen
         return [Behaviour("infra-error", detail=str(error)[:200])] * len(inputs)
     if not batch.loaded:
         return [Behaviour("load-error", detail=_ended(batch.load))] * len(inputs)
-    found = []
-    for index in range(len(inputs)):
-        reply = batch.replies[index] if index < len(batch.replies) else None
-        if reply is None:
-            found.append(Behaviour("not-run"))
-        elif reply.status == "ok":
-            found.append(Behaviour("ok", reply.value))
-        elif reply.status == "exception":
-            found.append(Behaviour("raised", detail="%s: %s" % (reply.exception_type, (reply.message or "")[:200])))
-        else:
-            found.append(Behaviour(reply.status, detail=(reply.message or "")[:200]))
-    return found
+    return behaviours_in(batch, len(inputs), detailed=True)
 
 
 _OUTGROWN = frozenset({"timeout", "memory", "not-run"})  # the inputs outgrew the validator: the level is dropped, not the generator
