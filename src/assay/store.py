@@ -209,7 +209,14 @@ class Store:
             raise StoreError(_explain(self.path, exc)) from exc
         try:
             self._db.execute("PRAGMA busy_timeout=%d" % BUSY_TIMEOUT_MS)  # before anything that may wait for another process
-            self._db.execute("PRAGMA journal_mode=WAL")
+            for attempt in range(200):  # switching to WAL does not wait on the busy handler: another process creating the file may hold it
+                try:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == 199:
+                        raise
+                    time.sleep(0.05)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
