@@ -222,6 +222,27 @@ def test_a_noisy_screen_run_does_not_make_an_honest_count_implausible(instructio
     assert again.note is None and again.score == honest.score
 
 
+@needs_valgrind
+def test_counting_stops_at_the_first_level_over_enamels_budget(instructions, problem, monkeypatch):
+    """A screen that lets a quadratic sample through (native times can mislead: memcpy-heavy code is
+    cheap natively and dear in instructions): the count stops at the first level over T instead of
+    counting 15000^2 iterations at level 3 under valgrind (minutes), and the sample is censored there
+    as ENAMEL's timeout does."""
+    reference = instructions.measure(problem, problem.reference)
+    real = type(instructions)._cpu_test_costs
+
+    def lenient(self, problem_, program, workload, cutoff, repeats, overheads=None, **kwargs):
+        if program == SLOW:  # the screen sees the reference's own times
+            return real(self, problem_, problem_.reference, workload, cutoff, repeats, overheads, **kwargs)
+        return real(self, problem_, program, workload, cutoff, repeats, overheads, **kwargs)
+
+    monkeypatch.setattr(type(instructions), "_cpu_test_costs", lenient)
+    slow = instructions.measure(problem, SLOW)
+    assert [level.status for level in slow.levels] == ["ok", "ok", "censored", "not_run"]
+    assert slow.censored_at == 2 and slow.levels[1].value > 10 * reference.levels[1].value
+    assert slow.budget == 2 * max(level.value for level in reference.levels if level.value is not None)
+
+
 # Correct and three times the reference's work, all of it after a forged
 # "the call has returned" mark, so that its window closes at once.
 FORGES_ITS_WINDOW = """

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from assay.measure import result_form
+from assay.measure.meters import OVER_BUDGET
 from assay.sandbox.worker import InfraError
 
 SERVER_PATH = Path(__file__).with_name("counting_server.py")
@@ -58,6 +59,7 @@ VALGRIND_OPTIONS = (
     "--combine-dumps=yes",
     "--dump-line=no",
     "--dump-instr=no",
+    "--dump-every-bb=%d" % 20_000_000,  # a partial dump every ~0.1-0.2 G instructions: budgets are checked while a call runs
 )
 
 
@@ -68,6 +70,8 @@ ENV = {"PYTHONHASHSEED": "0", "LC_ALL": "C", "PATH": "/usr/bin:/bin"}
 READY_TIMEOUT = 600.0  # valgrind start-up and the warm-up, on a busy machine
 DUMP_GRACE = 10.0  # seconds to wait for a dump already written when the job has ended
 LETTERS = {"k": "ok", "e": "error", "m": "memory", "r": "recursion"}
+PERIODIC_TRIGGER = "desc: Trigger: --dump-every-bb"
+BARRIER = "assay-barrier "
 SETTLING_JOBS = 3
 FORMAT = 2  # bumped when what a count means changes (part of every cache key)
 
@@ -90,7 +94,7 @@ class Counted:
     """One job's counts: per call (``each``), or their sum, or why there is none.
 
     ``statuses``: one per input, ``ok`` or ``error``, ``memory``,
-    ``recursion``, ``timeout``, ``crash``, ``not_run``; ``counts`` (each
+    ``recursion``, ``timeout``, ``crash``, ``over_budget``, ``not_run``; ``counts`` (each
     mode) has a count for every ``ok`` call and None elsewhere; ``total``
     (all mode) is set only when every call is ``ok``.
     """
@@ -140,21 +144,30 @@ class CountingServer:
         shutil.copy(SERVER_PATH, script_dir / "counting_server.py")
         shutil.copy(FORM_PATH, script_dir / "result_form.py")
         read_end, write_end = os.pipe()
+        kill_read, self._kill_write = os.pipe()
+        os.set_blocking(self._kill_write, False)
+        self._log_write = os.dup(write_end)  # the host's own way into the log stream: barriers
         inner = ["valgrind", *VALGRIND_OPTIONS, *log_options(write_end), self.python, "-S"]
         if use_bwrap:
-            argv = isolated_command(isolation.bwrap, inner + [SERVER_INSIDE], binds={str(script_dir): os.path.dirname(SERVER_INSIDE)}, env=ENV)
+            argv = isolated_command(isolation.bwrap, inner + [SERVER_INSIDE, str(kill_read)], binds={str(script_dir): os.path.dirname(SERVER_INSIDE)}, env=ENV)
             cwd, env = None, {}
         else:
             work = Path(self._scratch.name, "work")
             work.mkdir()
-            argv, cwd, env = inner + [str(script_dir / "counting_server.py")], str(work), dict(ENV)
+            argv, cwd, env = inner + [str(script_dir / "counting_server.py"), str(kill_read)], str(work), dict(ENV)
         try:
             self._process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env,
-                pass_fds=(write_end,), start_new_session=True,
+                pass_fds=(write_end, kill_read), start_new_session=True,
             )  # fmt: skip
         finally:
             os.close(write_end)
+            os.close(kill_read)
+        self._part = 0  # the periodic dumps' totals since the last labelled dump: the running call's count so far
+        self._budget: int | None = None  # the running job's budget, raw (regions' overhead included)
+        self._kill_sent = False
+        self._barriers: set[str] = set()
+        self.periodic_dumps = 0  # partial dumps that carried a count (a call long enough to span them)
         self._dumps: dict[str, list[tuple[str, int]]] = {}
         self._log_tail: list[str] = []
         self._arrived = threading.Condition()
@@ -183,19 +196,53 @@ class CountingServer:
                     self._log_tail = (self._log_tail + [line.rstrip()])[-20:]
                 elif line.startswith(prefix):
                     label = line[len(prefix) :].strip()
+                elif line.startswith(PERIODIC_TRIGGER):
+                    label = PERIODIC_TRIGGER
+                elif line.startswith(BARRIER):
+                    with self._arrived:
+                        self._barriers.add(line.strip())
+                        self._arrived.notify_all()
                 elif line.startswith("totals: ") and label is not None:
-                    nonce, _, rest = label.partition(" ")
                     try:
                         total = int(line.split()[1])
                     except (IndexError, ValueError):  # only valgrind writes here; a line it garbled counts as no dump
                         label = None
                         continue
                     with self._arrived:
-                        self._dumps.setdefault(nonce, []).append((rest, total))
+                        if label is PERIODIC_TRIGGER:
+                            self._part += total
+                            self.periodic_dumps += total > 0
+                            if self._budget is not None and self._part > self._budget and not self._kill_sent:
+                                self._kill_sent = True
+                                self._kill()
+                        else:
+                            nonce, _, rest = label.partition(" ")
+                            self._dumps.setdefault(nonce, []).append((rest, total + self._part))
+                            self._part = 0
                         self._arrived.notify_all()
                     label = None
         with self._arrived:
             self._arrived.notify_all()
+
+    def _kill(self) -> None:
+        """Ask the server to kill the running job's child (it went over its budget)."""
+        try:
+            os.write(self._kill_write, b"kill\n")
+        except OSError:
+            pass  # the server is gone or the pipe is full of kills already
+
+    def _barrier(self, timeout: float = DUMP_GRACE) -> None:
+        """Wait until the reader has seen everything written to the log so far (a killed child's last periodic dumps)."""
+        token = BARRIER + secrets.token_hex(8)
+        try:
+            os.write(self._log_write, (token + "\n").encode())
+        except OSError:
+            return
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while token not in self._barriers and time.monotonic() < deadline and self._reader.is_alive():
+                self._arrived.wait(0.05)
+            self._barriers.discard(token)
 
     def log_tail(self) -> str:
         return " | ".join(self._log_tail[-5:]) or "(nothing)"
@@ -231,12 +278,23 @@ class CountingServer:
                     stream.close()
             except OSError:
                 pass
+        for fd in (self._log_write, self._kill_write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._log_write = self._kill_write = -1
         self._scratch.cleanup()
 
     # ------------------------------------------------------------ jobs
 
-    def run(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool, verify: Sequence[int] = ()) -> RawJob:
-        """One job as the server saw it: how the child ended and the dumps it made."""
+    def run(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool, verify: Sequence[int] = (), budget: int | None = None) -> RawJob:
+        """One job as the server saw it: how the child ended and the dumps it made.
+
+        ``budget``: raw instructions (per call in each mode, for the job in
+        all mode) past which the child is killed as soon as a periodic dump
+        shows it ("killed").
+        """
         nonce = secrets.token_hex(12)
         job = {"nonce": nonce, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps([tuple(a) for a in inputs], protocol=4)).decode("ascii"), "each": each, "verify": list(verify)}
         if self.python == os.path.realpath(sys.executable):  # the same interpreter: compile here, marshal there
@@ -248,6 +306,8 @@ class CountingServer:
         with self._lock:
             if not self.alive:
                 raise CountingError("the counting server is not running; valgrind said: %s" % self.log_tail())
+            with self._arrived:
+                self._part, self._budget, self._kill_sent = 0, budget, False
             try:
                 assert self._process.stdin is not None
                 self._process.stdin.write(header + json.dumps(job) + "\n")
@@ -266,34 +326,49 @@ class CountingServer:
                 while len(self._dumps.get(nonce, [])) < expected and not self._loaded_failed(nonce) and time.monotonic() < deadline:
                     self._arrived.wait(0.05)
                 dumps = self._dumps.pop(nonce, [])
-            if not dumps and not self._reader.is_alive():
+            if not self._reader.is_alive():
                 raise CountingError("the counting server's log pipe closed; valgrind said: %s" % self.log_tail())
+            if len(dumps) < expected and not any(label.startswith("load ") for label, _ in dumps):  # the child died mid-call: its last periodic dumps must not count for the next job
+                self._barrier()
+            with self._arrived:
+                self._part, self._budget = 0, None
             return RawJob(how, dumps)
 
     def _loaded_failed(self, nonce: str) -> bool:
         return any(label.startswith("load ") for label, _ in self._dumps.get(nonce, []))
 
-    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None) -> Counted:
+    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None, budget: int | None = None) -> Counted:
         """Counts of ``function(*args)`` for each input, the regions' own cost removed.
 
         ``expected`` (all mode): call index -> the value the call must return
         under the meter (its form, :mod:`result_form`, must match); a program
         that computes something else while counted gets status ``wrong``.
+        ``budget``: a call (each mode) or the job (all mode) counting more is
+        ``over_budget``, stopped as soon as a periodic dump shows it, and the
+        calls after it are ``not_run``. The same job and budget give the same
+        answer whenever the kill lands: it follows from the counts alone.
         """
         inputs = [tuple(a) for a in inputs]
         if not inputs:
             return Counted((), () if each else None, None if each else 0)
+        raw_budget = None
+        if budget is not None:
+            overhead = self._overhead_of(inputs, each)
+            region = max(c or 0 for c in overhead.counts) if each and overhead.counts else overhead.total or 0
+            raw_budget = int(budget) + region
         verify = sorted(expected or {}) if not each else []
-        raw = self.run(program, function, inputs, timeout=timeout, each=each, verify=verify)
+        raw = self.run(program, function, inputs, timeout=timeout, each=each, verify=verify, budget=raw_budget)
         measured = interpret(raw, len(inputs), each)
         if verify and measured.ok and measured.checked != result_form.digest([expected[i] for i in verify]):  # type: ignore[index]
             return Counted(("wrong",) * len(inputs), message="the program returned something else while counted than its tests expect")
         if not any(s == "ok" for s in measured.statuses):
             return measured
-        overhead = self.overhead(len(inputs[0]), len(inputs), each) if len({len(a) for a in inputs}) == 1 else None
-        if overhead is None:  # mixed arities: an empty call per input
-            overhead = _mixed_overhead(self, inputs, each)
-        return subtract(measured, overhead)
+        return over_budget(subtract(measured, self._overhead_of(inputs, each)), budget)
+
+    def _overhead_of(self, inputs: list[tuple], each: bool) -> Counted:
+        if len({len(a) for a in inputs}) == 1:
+            return self.overhead(len(inputs[0]), len(inputs), each)
+        return _mixed_overhead(self, inputs, each)  # mixed arities: an empty call per input
 
     def overhead(self, arity: int, calls: int, each: bool) -> Counted:
         """The counts of an empty function of this arity on ``calls`` inputs: what the regions cost by themselves."""
@@ -354,14 +429,37 @@ def interpret(raw: RawJob, n: int, each: bool) -> Counted:
 def _missing(how: str, done: int, n: int) -> tuple[str, ...]:
     if done >= n:
         return ()
-    first = "timeout" if how == "timeout" else "crash"
+    first = {"timeout": "timeout", "killed": OVER_BUDGET}.get(how, "crash")
     return (first,) + ("not_run",) * (n - done - 1)
 
 
 def _why(how: str) -> str:
     if how == "timeout":
         return "the measured process ran out of time"
+    if how == "killed":
+        return "the count went over its budget"
     return "the measured process ended without its count (it exited, was killed, or reached for the meter)"
+
+
+def over_budget(counted: Counted, budget: int | None) -> Counted:
+    """The first call counting more than ``budget`` (each mode; the job in all mode) is over budget, the calls after it not run.
+
+    Whether the host's kill landed in that call, in a later one, or not at
+    all (the child finished first), the answer is the same.
+    """
+    if budget is None:
+        return counted
+    if counted.counts is None:
+        if counted.total is not None and counted.total > budget:
+            return Counted((OVER_BUDGET,) * len(counted.statuses), message=_why("killed"))
+        return counted
+    for i, (status, count) in enumerate(zip(counted.statuses, counted.counts)):
+        if status == OVER_BUDGET or (count is not None and count > budget):
+            rest = len(counted.statuses) - i - 1
+            return Counted(counted.statuses[:i] + (OVER_BUDGET,) + ("not_run",) * rest, counted.counts[:i] + (None,) * (rest + 1), None, _why("killed"))
+        if status != "ok":
+            break
+    return counted
 
 
 def subtract(measured: Counted, overhead: Counted) -> Counted:
@@ -417,12 +515,12 @@ class CountingPool:
             if server in self._all:
                 self._all.remove(server)
 
-    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None) -> Counted:
+    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None, budget: int | None = None) -> Counted:
         """One job on a warm server; a server that died is replaced and the job tried once more."""
         for attempt in (1, 2):
             server = self._lease()
             try:
-                return server.count(program, function, inputs, timeout=timeout, each=each, expected=expected)
+                return server.count(program, function, inputs, timeout=timeout, each=each, expected=expected, budget=budget)
             except CountingError:
                 if attempt == 2 or server.alive:
                     raise
@@ -513,10 +611,10 @@ class CountCache:
         return cls(configured or None)
 
     @staticmethod
-    def key(fingerprint: str, program: str, function: str, inputs: Sequence[tuple], each: bool, expected: dict[int, Any] | None = None) -> str:
+    def key(fingerprint: str, program: str, function: str, inputs: Sequence[tuple], each: bool, expected: dict[int, Any] | None = None, budget: int | None = None) -> str:
         digest = hashlib.sha256()
         checked = result_form.digest([expected[i] for i in sorted(expected)]) + repr(sorted(expected)) if expected else "-"
-        for part in (fingerprint, program, function, repr([tuple(a) for a in inputs]), "each" if each else "all", checked):
+        for part in (fingerprint, program, function, repr([tuple(a) for a in inputs]), "each" if each else "all", checked, "-" if budget is None else str(int(budget))):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         return digest.hexdigest()
 
@@ -528,8 +626,8 @@ class CountCache:
         return Counted.from_json(row[0]) if row else None
 
     def put(self, key: str, counted: Counted) -> None:
-        if any(s in ("timeout", "crash", "memory", "not_run", "wrong") for s in counted.statuses):
-            return  # depends on the machine, not only on the job
+        if any(s in ("timeout", "crash", "memory", "wrong") for s in counted.statuses) or ("not_run" in counted.statuses and OVER_BUDGET not in counted.statuses):
+            return  # depends on the machine, not only on the job (calls not run after one over budget do not)
         try:
             with self._connection() as db:
                 db.execute("INSERT OR REPLACE INTO counts (key, value) VALUES (?, ?)", (key, counted.to_json()))

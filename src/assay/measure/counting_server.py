@@ -59,7 +59,10 @@ program compiled by the host, when it runs this interpreter), "each" (dump
 per call, else once),
 "verify" (indices of the calls whose results' forms are digested, all mode)}.
 stdout: "ready" once, then "end <nonce> <how>" per job (how: ended, timeout,
-crash, padded to 7).
+crash, killed, padded to 7). The kill pipe (its fd is argv[1]): anything the
+host writes there while a job runs kills the job's child ("killed"); the host
+does so when the periodic dumps (``--dump-every-bb``) show the count over the
+job's budget.
 fd N: valgrind's log and every dump; a dump's label is
 ``assay <nonce> <index|all> <statuses> [<digest>]`` with one letter per
 call (k ok, e error, m memory, r recursion); in all mode the digest of the
@@ -76,9 +79,11 @@ import mmap
 import os
 import pickle
 import random
+import select
 import signal
 import struct
 import sys
+import time
 from hashlib import sha256 as _sha256
 
 from result_form import form as _form  # copied next to this file
@@ -432,7 +437,7 @@ def _warm_up():
 # leave the allocator in another state for the next job, and counts would depend on the jobs before.
 NONCE_BYTES = 24
 HEADER_BYTES = NONCE_BYTES + 1 + 12 + 1  # "<nonce> <timeout, %12.3f>\n"
-ENDINGS = {"ended": b"ended  ", "timeout": b"timeout", "crash": b"crash  "}
+ENDINGS = {"ended": b"ended  ", "timeout": b"timeout", "crash": b"crash  ", "killed": b"killed "}
 
 
 def _read_exact(fd, size):
@@ -457,35 +462,45 @@ def _read_line(fd):
     return b"".join(chunks)
 
 
-class _Deadline(Exception):
-    pass
+KILL_MESSAGE = b"kill\n"  # from the host, on the kill pipe: the job's count went over its budget
 
 
-def _on_alarm(signum, frame):
-    raise _Deadline
+def _reap(pid):
+    """How a child that has ended ended (None while it runs)."""
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done == 0:
+        return None
+    return "ended" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGKILL else "crash"
 
 
 def _fork_job(timeout):
-    """Fork a child for the job waiting on stdin and wait for it, at most ``timeout`` wall seconds; how it ended."""
+    """Fork a child for the job waiting on stdin and wait for it: it ends, the host kills it, or ``timeout`` wall seconds pass."""
     pid = os.fork()
     if pid == 0:
         try:
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in (_kill_fd, _wake_r, _wake_w):
+                os.close(fd)
             run_job()
         finally:
             _die()
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except _Deadline:
-        os.kill(pid, SIGKILL)
-        os.waitpid(pid, 0)
-        return "timeout"
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGKILL:
-        return "ended"
-    return "crash"
+    deadline = _monotonic() + timeout
+    how = None
+    while how is None:
+        ready = _select([_wake_r, _kill_fd], [], [], max(0.0, deadline - _monotonic()))[0]
+        if _wake_r in ready:
+            os.read(_wake_r, 4096)
+        how = _reap(pid)
+        if how is None and (_kill_fd in ready or not ready):
+            if _kill_fd in ready:
+                os.read(_kill_fd, 4096)
+            os.kill(pid, SIGKILL)
+            os.waitpid(pid, 0)
+            how = "killed" if ready else "timeout"
+    if _select([_kill_fd], [], [], 0)[0]:  # a kill that came as the child ended by itself
+        os.read(_kill_fd, 4096)
+    return how
 
 
 def serve():
@@ -498,7 +513,8 @@ def serve():
 
 
 def main():
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # wakes the select through the wake-up pipe
+    signal.set_wakeup_fd(_wake_w)
     _warm_up()
     gc.collect()
     gc.freeze()  # the server's objects leave the collector's view: a full collection inside a region costs the candidate's heap, not the server's
@@ -508,7 +524,12 @@ def main():
 
 _devnull = os.open(os.devnull, os.O_RDWR)
 _CWD = os.getcwd()
-SERVER_CODES = frozenset(f.__code__ for f in (run_job, _fork_job, _on_alarm, _warm_up, serve, main, region_on, region_off, dump, _die)) | {sys._getframe().f_code}
+# The read end of the host's kill pipe (argv[1]); run by hand, a pipe nobody writes.
+_kill_fd = int(sys.argv[1]) if len(sys.argv) > 1 else os.pipe()[0]
+_wake_r, _wake_w = os.pipe()
+os.set_blocking(_wake_w, False)
+_select, _monotonic = select.select, time.monotonic
+SERVER_CODES = frozenset(f.__code__ for f in (run_job, _fork_job, _reap, _warm_up, serve, main, region_on, region_off, dump, _die)) | {sys._getframe().f_code}
 
 if __name__ == "__main__":
     main()

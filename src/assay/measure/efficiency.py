@@ -44,6 +44,7 @@ budget) or failed.
 
 from __future__ import annotations
 
+import inspect
 import math
 import statistics
 import threading
@@ -52,7 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from assay.measure.meters import CPU_TIME, INSTRUCTIONS, CallCost, Meter, ReferenceUnavailable, canonical_name, make_meter, probe_meter
+from assay.measure.meters import CPU_TIME, INSTRUCTIONS, NOT_RUN, OVER_BUDGET, CallCost, Meter, ReferenceUnavailable, canonical_name, make_meter, probe_meter
 from assay.measure.results import EfficiencyUnavailable, LevelCost, ReferenceProfile, SampleEfficiency
 from assay.measure.stress import StressRun, call_cost, stress_run
 from assay.measure.valgrind import find_valgrind
@@ -96,6 +97,7 @@ class EfficiencyConfig:
     spec: EfficiencySpec = field(default_factory=EfficiencySpec)
     cpu_tolerance_seconds: float = ENAMEL_TOLERANCE_SECONDS
     screen_factor: float = 3.0  # counting meters: levels whose CPU cost exceeds this x the CPU budget are not counted
+    screen_reference_repeats: int = 1  # counting meters: native runs of the reference (its CPU times only set the screen's cutoff and time limits)
     valgrind_timeout_factor: float = 200.0  # counting meters: per-call wall limit under the meter = this x the CPU cutoff (at least 30 s)
     python: str | None = None  # interpreter valgrind runs (default: the real binary of this one)
     # Costs below the meter's resolution are raised to it, for the reference
@@ -234,7 +236,8 @@ class EfficiencyEvaluator:
                 return cached
         workload = self.workload(problem)
         tests = list(workload.tests)
-        runs = [stress_run(self.sandbox, problem, problem.reference or "", tests, self._load_limits().cpu_seconds, self._load_limits()) for _ in range(self.config.repeats)]
+        repeats = self.config.repeats if self.counter is None else self.config.screen_reference_repeats
+        runs = [stress_run(self.sandbox, problem, problem.reference or "", tests, self._load_limits().cpu_seconds, self._load_limits()) for _ in range(max(1, repeats))]
         if any(len(run) != len(tests) or any(r.status is not LevelStatus.OK for r in run) for run in runs):
             raise EfficiencyUnavailable("%s: the reference does not complete its own stress inputs on the CPU meter" % problem.task_id)
         medians = [statistics.median(run[i].cpu_ns for run in runs) / 1e9 for i in range(len(tests))]
@@ -345,14 +348,16 @@ class EfficiencyEvaluator:
         # cached objects up to 256), so a job's position in a shared process
         # would leak into its count).
         ref = self.counted_reference(problem)
-        counts = self.counter.call_costs(self.sandbox, program, calls, timeout) if calls else []
+        counts = self._count_sample(program, calls, timeout, spec.budget(list(ref.levels))) if calls else []
         per_level: dict[int, list[float]] = {j: [] for j in counted}
         bad: dict[int, LevelStatus] = {}
         for cost, j in zip(counts, owners):
             if cost.ok and cost.value is not None:
                 per_level[j].append(cost.value)
-            elif cost.status == "timeout":
+            elif cost.status in ("timeout", OVER_BUDGET):
                 bad.setdefault(j, LevelStatus.CENSORED)
+            elif cost.status == NOT_RUN:  # after a call over the budget, or one that timed out
+                bad.setdefault(j, LevelStatus.NOT_RUN)
             else:  # an error under the meter that the native run did not show
                 bad.setdefault(j, LevelStatus.WRONG)
         # weight-0 levels are not counted (cost 0: only their status matters)
@@ -387,6 +392,13 @@ class EfficiencyEvaluator:
             note = "%s count implausibly low for the CPU time the call took natively at level %s: cost estimated from CPU time" % ("instruction" if meter == INSTRUCTIONS else meter, ", ".join(map(str, implausible)))
             result = replace(result, note=note)
         return result
+
+    def _count_sample(self, program: str, calls: list[Call], timeout: float, budget: float) -> list[CallCost]:
+        """The sample's counts; a meter that takes a budget stops at the first call over ENAMEL's T (censored there, as ENAMEL's timeout does)."""
+        assert self.counter is not None
+        if "budget" in inspect.signature(self.counter.call_costs).parameters:
+            return self.counter.call_costs(self.sandbox, program, calls, timeout, budget=budget)
+        return self.counter.call_costs(self.sandbox, program, calls, timeout)
 
     def _count_from_cpu(self, native_seconds: float, ref_seconds: float | None, ref_count: float | None) -> float | None:
         """The count a call taking ``native_seconds`` would have at the reference's rate (instructions per second, say).

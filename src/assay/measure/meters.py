@@ -56,6 +56,7 @@ ALIASES = {"cpu": CPU_TIME}  # old names (the eval CLI's ``--meter cpu``)
 
 OK = "ok"
 NOT_RUN = "not_run"  # an earlier call ended the candidate, or the program did not load
+OVER_BUDGET = "over_budget"  # the call cost more than the budget its caller gave (see Meter)
 
 
 class ReferenceUnavailable(Exception):
@@ -97,6 +98,9 @@ class Meter(Protocol):
     for ``assay doctor`` and for refusing early.
     ``run_cost(result)`` (optional): the cost of a judging run, for problems
     whose tests are not all calls (see :mod:`assay.measure.problem_cost`).
+    ``call_costs`` may take a keyword ``budget`` (optional): a cost past
+    which a call is of no use to the caller (``over_budget``, the calls after
+    it ``not_run``), so that a meter can stop early.
     """
 
     name: str
@@ -206,7 +210,7 @@ class InstructionMeter:
             positions.setdefault(call.function, []).append(position)
         return positions
 
-    def _count(self, sandbox: Sandbox, program: str, function: str, inputs: list[tuple], timeout_seconds: float, each: bool, expected: dict[int, Any] | None = None):
+    def _count(self, sandbox: Sandbox, program: str, function: str, inputs: list[tuple], timeout_seconds: float, each: bool, expected: dict[int, Any] | None = None, budget: int | None = None):
         from assay.measure.counting import CountCache, CountingError, fingerprint, shared_pool
 
         if self._cache is None and self._cache_choice is not False:
@@ -215,13 +219,13 @@ class InstructionMeter:
             self._fingerprint = fingerprint(self.python)
         key = None
         if self._cache:
-            key = CountCache.key(self._fingerprint, program, function, inputs, each, expected)
+            key = CountCache.key(self._fingerprint, program, function, inputs, each, expected, budget)
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
         pool = shared_pool(self.servers or getattr(sandbox, "size", 1) or 1, self.python)
         try:
-            counted = pool.count(program, function, inputs, timeout=60.0 + len(inputs) * timeout_seconds, each=each, expected=expected)
+            counted = pool.count(program, function, inputs, timeout=60.0 + len(inputs) * timeout_seconds, each=each, expected=expected, budget=budget)
         except CountingError as exc:
             raise MeterInfraError(f"counting instructions failed: {exc}") from exc
         if self._cache and key is not None:
@@ -251,8 +255,13 @@ class InstructionMeter:
             total += counted.total
         return total
 
-    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float) -> list[CallCost]:
-        """``timeout_seconds``: wall seconds per call under valgrind."""
+    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float, budget: float | None = None) -> list[CallCost]:
+        """``timeout_seconds``: wall seconds per call under valgrind.
+
+        ``budget``: instructions past which a call is ``over_budget`` (its
+        count is of no use to the caller), the calls after it ``not_run``;
+        the counting servers stop such a call as soon as they see it pass.
+        """
         from assay.measure.counting import supported
         from assay.measure.valgrind import find_valgrind
 
@@ -262,10 +271,11 @@ class InstructionMeter:
             raise ReferenceUnavailable("the instructions meter needs valgrind (apt-get install valgrind), or use meter cpu-time")
         positions = self._groups(calls)
         if not supported()[0]:
-            return self._call_costs_per_start(sandbox, program, calls, positions, timeout_seconds)
+            return _over_budget(self._call_costs_per_start(sandbox, program, calls, positions, timeout_seconds), budget)
+        limit = None if budget is None else int(budget)
         out: list[CallCost] = [CallCost(NOT_RUN)] * len(calls)
         for function, where in positions.items():
-            counted = self._count(sandbox, program, function, [tuple(calls[p].args) for p in where], timeout_seconds, each=True)
+            counted = self._count(sandbox, program, function, [tuple(calls[p].args) for p in where], timeout_seconds, each=True, budget=limit)
             for index, position in enumerate(where):
                 status = counted.statuses[index]
                 value = counted.counts[index] if counted.counts is not None else None
@@ -285,6 +295,16 @@ class InstructionMeter:
             for position, (status, value) in zip(where, row):
                 out[position] = CallCost(status, value if status == OK else None)
         return out
+
+
+def _over_budget(costs: list[CallCost], budget: float | None) -> list[CallCost]:
+    """The first call costing more than ``budget`` is over budget and the calls after it not run (the counting servers' rule)."""
+    if budget is None:
+        return costs
+    for i, cost in enumerate(costs):
+        if cost.ok and cost.value is not None and cost.value > budget:
+            return costs[:i] + [CallCost(OVER_BUDGET)] + [CallCost(NOT_RUN)] * (len(costs) - i - 1)
+    return costs
 
 
 # ------------------------------------------------------------------ the registry
