@@ -278,7 +278,7 @@ SPIN = "def f(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return
 
 
 def test_a_call_over_its_budget_is_stopped_and_the_calls_after_it_are_not_run(server):
-    small = count(server, SPIN, [(2000,)], each=True).counts[0]
+    small = count(server, SPIN, [(2000,), (10**5,), (2000,)], each=True).counts[0]  # a job of the same shape: the same heap
     # 10**9 iterations take minutes under callgrind: only the budget's kill ends it before the 60 s limit
     counted = server.count(SPIN, "f", [(2000,), (10**9,), (2000,)], timeout=60.0, each=True, budget=50 * small)
     assert counted.statuses == ("ok", "over_budget", "not_run")
@@ -293,8 +293,10 @@ def test_the_budget_decides_from_the_count_not_from_when_the_kill_lands(server):
     assert counted.statuses == ("ok", "over_budget", "not_run") and counted.counts == (exact[0], None, None)
     enough = server.count(SPIN, "f", [(2000,), (4000,), (2000,)], timeout=60.0, each=True, budget=exact[1])
     assert enough.ok and enough.counts == exact  # a budget met exactly is not exceeded
-    together = server.count(SPIN, "f", [(2000,), (4000,)], timeout=60.0, budget=exact[0] + exact[1] - 1)
+    total = count(server, SPIN, [(2000,), (4000,)]).total
+    together = server.count(SPIN, "f", [(2000,), (4000,)], timeout=60.0, budget=total - 1)
     assert together.statuses == ("over_budget", "over_budget") and together.total is None
+    assert server.count(SPIN, "f", [(2000,), (4000,)], timeout=60.0, budget=total).total == total
 
 
 def test_partial_dumps_add_up_and_a_killed_job_leaves_nothing_behind(server):
@@ -305,3 +307,4 @@ def test_partial_dumps_add_up_and_a_killed_job_leaves_nothing_behind(server):
     server.count(SPIN, "f", [(10**9,)], timeout=60.0, each=True, budget=first)  # killed mid-call, partial dumps pending
     assert count(server, SPIN, long, each=True, timeout=120.0).counts[0] == first
     assert honest_total(server) == honest_total(server)
+

@@ -74,6 +74,7 @@ PERIODIC_TRIGGER = "desc: Trigger: --dump-every-bb"
 BARRIER = "assay-barrier "
 SETTLING_JOBS = 3
 FORMAT = 2  # bumped when what a count means changes (part of every cache key)
+MARSHAL_VERSION = 2
 
 
 class CountingError(InfraError):
@@ -144,25 +145,23 @@ class CountingServer:
         shutil.copy(SERVER_PATH, script_dir / "counting_server.py")
         shutil.copy(FORM_PATH, script_dir / "result_form.py")
         read_end, write_end = os.pipe()
-        kill_read, self._kill_write = os.pipe()
-        os.set_blocking(self._kill_write, False)
         self._log_write = os.dup(write_end)  # the host's own way into the log stream: barriers
         inner = ["valgrind", *VALGRIND_OPTIONS, *log_options(write_end), self.python, "-S"]
         if use_bwrap:
-            argv = isolated_command(isolation.bwrap, inner + [SERVER_INSIDE, str(kill_read)], binds={str(script_dir): os.path.dirname(SERVER_INSIDE)}, env=ENV)
+            argv = isolated_command(isolation.bwrap, inner + [SERVER_INSIDE], binds={str(script_dir): os.path.dirname(SERVER_INSIDE)}, env=ENV)
             cwd, env = None, {}
         else:
             work = Path(self._scratch.name, "work")
             work.mkdir()
-            argv, cwd, env = inner + [str(script_dir / "counting_server.py"), str(kill_read)], str(work), dict(ENV)
+            argv, cwd, env = inner + [str(script_dir / "counting_server.py")], str(work), dict(ENV)
         try:
             self._process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env,
-                pass_fds=(write_end, kill_read), start_new_session=True,
+                pass_fds=(write_end,), start_new_session=True,
             )  # fmt: skip
         finally:
             os.close(write_end)
-            os.close(kill_read)
+        self._server_pid: int | None = None  # the valgrind server's pid as this host sees it (found on the first kill)
         self._part = 0  # the periodic dumps' totals since the last labelled dump: the running call's count so far
         self._budget: int | None = None  # the running job's budget, raw (regions' overhead included)
         self._kill_sent = False
@@ -225,11 +224,20 @@ class CountingServer:
             self._arrived.notify_all()
 
     def _kill(self) -> None:
-        """Ask the server to kill the running job's child (it went over its budget)."""
-        try:
-            os.write(self._kill_write, b"kill\n")
-        except OSError:
-            pass  # the server is gone or the pipe is full of kills already
+        """SIGKILL the running job's child (it went over its budget): the server's only child, found from outside the sandbox.
+
+        Called with the job running (its budget set): the server forks the
+        next job's child only after the host has sent that job.
+        """
+        if self._server_pid is None:
+            self._server_pid = _find_server(self._process.pid)
+        if self._server_pid is None:
+            return  # the timeout will end it
+        for child in _children(self._server_pid):
+            try:
+                os.kill(child, 9)
+            except OSError:
+                pass
 
     def _barrier(self, timeout: float = DUMP_GRACE) -> None:
         """Wait until the reader has seen everything written to the log so far (a killed child's last periodic dumps)."""
@@ -278,12 +286,11 @@ class CountingServer:
                     stream.close()
             except OSError:
                 pass
-        for fd in (self._log_write, self._kill_write):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._log_write = self._kill_write = -1
+        try:
+            os.close(self._log_write)
+        except OSError:
+            pass
+        self._log_write = -1
         self._scratch.cleanup()
 
     # ------------------------------------------------------------ jobs
@@ -298,10 +305,9 @@ class CountingServer:
         nonce = secrets.token_hex(12)
         job = {"nonce": nonce, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps([tuple(a) for a in inputs], protocol=4)).decode("ascii"), "each": each, "verify": list(verify)}
         if self.python == os.path.realpath(sys.executable):  # the same interpreter: compile here, marshal there
-            try:
-                job["code"] = base64.b64encode(marshal.dumps(compile(program, "<candidate>", "exec"))).decode("ascii")
-            except (SyntaxError, ValueError, MemoryError, RecursionError):
-                pass  # the child compiles it, fails, and says the program did not load
+            code = compiled(program)
+            if code is not None:
+                job["code"] = code
         header = "%s %12.3f\n" % (nonce, min(timeout, 99_999_999.0))
         with self._lock:
             if not self.alive:
@@ -320,6 +326,9 @@ class CountingServer:
                 raise CountingError("the counting server answered %r; valgrind said: %s" % (line, self.log_tail()))
             self.jobs += 1
             how = parts[2]
+            with self._arrived:
+                if self._kill_sent and how == "ended":
+                    how = "killed"
             expected = 1 if not each else len(inputs)
             deadline = time.monotonic() + (DUMP_GRACE if how == "ended" else 0.5)
             with self._arrived:
@@ -424,6 +433,43 @@ def interpret(raw: RawJob, n: int, each: bool) -> Counted:
     statuses = tuple(by_index[i][0] for i in range(done)) + _missing(raw.how, done, n)
     counts = tuple(by_index[i][1] if i < done and by_index[i][0] == "ok" else None for i in range(n))
     return Counted(statuses, counts, None, "" if done == n else _why(raw.how))
+
+
+def compiled(program: str) -> str | None:
+    """The program's code for the server (base64 marshal), None when it does not compile (the child says so).
+
+    Marshal version 2 has no back-references: their placement follows this
+    process's reference counts, so the same program would reach the server
+    as other bytes depending on what the host holds, and load into a
+    slightly different heap. No future features are inherited from here.
+    """
+    try:
+        return base64.b64encode(marshal.dumps(compile(program, "<candidate>", "exec", dont_inherit=True), MARSHAL_VERSION)).decode("ascii")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(p) for p in listing.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _find_server(root: int) -> int | None:
+    """The valgrind server below ``root`` (itself, or inside bubblewrap's processes): the first process that runs valgrind's tool."""
+    todo = [root]
+    while todo:
+        pid = todo.pop(0)
+        try:
+            with open(f"/proc/{pid}/comm") as comm:
+                if comm.read().startswith("callgrind"):
+                    return pid
+        except OSError:
+            continue
+        todo += _children(pid)
+    return None
 
 
 def _missing(how: str, done: int, n: int) -> tuple[str, ...]:

@@ -28,9 +28,11 @@ and it lives as long as its meter. How a count is made:
   with a label naming the job's nonce, the call and its status), and the
   dump goes to fd N, which is valgrind's log pipe: valgrind refuses the
   client every system call on it, and the lockdown refuses opening it
-  again through ``/proc``. The child then kills itself with SIGKILL, so no exit
-  handler runs (and callgrind's final dump, which would be slow, is never
-  made). The server answers on stdout only that the job ended.
+  again through ``/proc``. The child then stops itself (SIGSTOP) and the
+  server kills it (SIGKILL), so no exit handler runs and callgrind makes no
+  final dump (valgrind turns a process's SIGKILL *of itself* into an orderly
+  exit, final dump and all, which cost every job ~10 ms). The server
+  answers on stdout only that the job ended.
 
 The lockdown of a child, before the candidate is loaded:
 
@@ -54,15 +56,15 @@ found by ``object.__subclasses__``) crashes the process on a wrong guess.
 Protocol. stdin, per job: a fixed-size header "<nonce> <timeout>\\n" (24 hex
 digits, wall seconds as %12.3f), read by the server, then one line read by
 the child: a JSON object {"nonce", "program", "function", "inputs" (base64
-pickle of a list of argument tuples), "code" (optional: base64 marshal of the
+pickle of a list of argument tuples), "code" (optional: base64 marshal, version 2, of the
 program compiled by the host, when it runs this interpreter), "each" (dump
 per call, else once),
 "verify" (indices of the calls whose results' forms are digested, all mode)}.
 stdout: "ready" once, then "end <nonce> <how>" per job (how: ended, timeout,
-crash, killed, padded to 7). The kill pipe (its fd is argv[1]): anything the
-host writes there while a job runs kills the job's child ("killed"); the host
-does so when the periodic dumps (``--dump-every-bb``) show the count over the
-job's budget.
+crash, padded to 7). The host may SIGKILL a job's child itself (from outside
+the sandbox: the server's only child) when the periodic dumps
+(``--dump-every-bb``) show its count over the job's budget; the server sees
+it end by SIGKILL, as always.
 fd N: valgrind's log and every dump; a dump's label is
 ``assay <nonce> <index|all> <statuses> [<digest>]`` with one letter per
 call (k ok, e error, m memory, r recursion); in all mode the digest of the
@@ -79,11 +81,9 @@ import mmap
 import os
 import pickle
 import random
-import select
 import signal
 import struct
 import sys
-import time
 from hashlib import sha256 as _sha256
 
 from result_form import form as _form  # copied next to this file
@@ -164,7 +164,7 @@ AUDIT_DENIED = frozenset(
 # Modules a measured program cannot have: native code, processes, and signals (a handler is given a
 # frame, and from any frame f_back leads to the server's own). Gone from sys.modules, refused on import.
 UNAVAILABLE_MODULES = frozenset(["ctypes", "_ctypes", "mmap", "cffi", "_cffi_backend", "_posixsubprocess", "_xxsubinterpreters", "faulthandler", "signal", "_signal"])
-SIGKILL = int(signal.SIGKILL)
+SIGKILL, SIGSTOP = int(signal.SIGKILL), int(signal.SIGSTOP)
 PRIVATE_PATHS = ("/proc", "/dev/fd", os.path.dirname(os.path.abspath(__file__)))
 
 SECCOMP_SET_MODE_FILTER, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 38, 22
@@ -254,7 +254,7 @@ def make_hook(own_pid):
             if any(path == p or path.startswith(p + "/") for p in PRIVATE_PATHS):
                 raise PermissionError("%s is not readable by a measured program" % path)
         elif event == "os.kill":
-            if args[0] != own_pid or args[1] != SIGKILL:
+            if args[0] != own_pid or args[1] not in (SIGKILL, SIGSTOP):
                 raise PermissionError("signals are not allowed in a measured program")
 
     return hook
@@ -337,7 +337,9 @@ def run_job():
 
 
 def _die():
-    os.kill(os.getpid(), SIGKILL)
+    """Stop, for the server to kill: no exit handler, no final dump."""
+    os.kill(os.getpid(), SIGSTOP)
+    os.kill(os.getpid(), SIGKILL)  # continued by someone else: end anyway
 
 
 # ---------------------------------------------------------------- the server
@@ -412,7 +414,7 @@ def _warm_up():
         line = json.dumps({"nonce": "0" * NONCE_BYTES, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps(inputs)).decode(), "each": False, "verify": [0]})
         job = json.loads(line.encode() + b"\n")
         pickle.loads(base64.b64decode(job["inputs"]))
-        marshal.loads(base64.b64decode(base64.b64encode(marshal.dumps(compile(program, "<warm-up>", "exec")))))
+        marshal.loads(base64.b64decode(base64.b64encode(marshal.dumps(compile(program, "<warm-up>", "exec"), 2))))
         _form(inputs)
         exec(compile(program, "<warm-up>", "exec"), namespace)
         for call in [functools.partial(namespace[function], *args) for args in inputs]:
@@ -437,7 +439,7 @@ def _warm_up():
 # leave the allocator in another state for the next job, and counts would depend on the jobs before.
 NONCE_BYTES = 24
 HEADER_BYTES = NONCE_BYTES + 1 + 12 + 1  # "<nonce> <timeout, %12.3f>\n"
-ENDINGS = {"ended": b"ended  ", "timeout": b"timeout", "crash": b"crash  ", "killed": b"killed "}
+ENDINGS = {"ended": b"ended  ", "timeout": b"timeout", "crash": b"crash  "}
 
 
 def _read_exact(fd, size):
@@ -462,45 +464,44 @@ def _read_line(fd):
     return b"".join(chunks)
 
 
-KILL_MESSAGE = b"kill\n"  # from the host, on the kill pipe: the job's count went over its budget
+class _Deadline(Exception):
+    pass
 
 
-def _reap(pid):
-    """How a child that has ended ended (None while it runs)."""
-    done, status = os.waitpid(pid, os.WNOHANG)
-    if done == 0:
-        return None
-    return "ended" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGKILL else "crash"
+def _on_alarm(signum, frame):
+    raise _Deadline
 
 
 def _fork_job(timeout):
-    """Fork a child for the job waiting on stdin and wait for it: it ends, the host kills it, or ``timeout`` wall seconds pass."""
+    """Fork a child for the job waiting on stdin and wait for it, at most ``timeout`` wall seconds; how it ended.
+
+    The same calls in the same order for every job, whatever the timing: what
+    the server allocates between two forks is the state the next child starts
+    from. A child that stopped itself (its work done) is killed here; one the
+    host killed (over its budget) ended by SIGKILL as well.
+    """
     pid = os.fork()
     if pid == 0:
         try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in (_kill_fd, _wake_r, _wake_w):
-                os.close(fd)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
             run_job()
         finally:
             _die()
-    deadline = _monotonic() + timeout
-    how = None
-    while how is None:
-        ready = _select([_wake_r, _kill_fd], [], [], max(0.0, deadline - _monotonic()))[0]
-        if _wake_r in ready:
-            os.read(_wake_r, 4096)
-        how = _reap(pid)
-        if how is None and (_kill_fd in ready or not ready):
-            if _kill_fd in ready:
-                os.read(_kill_fd, 4096)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        _, status = os.waitpid(pid, os.WUNTRACED)
+        if os.WIFSTOPPED(status):
             os.kill(pid, SIGKILL)
-            os.waitpid(pid, 0)
-            how = "killed" if ready else "timeout"
-    if _select([_kill_fd], [], [], 0)[0]:  # a kill that came as the child ended by itself
-        os.read(_kill_fd, 4096)
-    return how
+            _, status = os.waitpid(pid, 0)
+    except _Deadline:
+        os.kill(pid, SIGKILL)
+        os.waitpid(pid, 0)
+        return "timeout"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGKILL:
+        return "ended"
+    return "crash"
 
 
 def serve():
@@ -513,8 +514,7 @@ def serve():
 
 
 def main():
-    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # wakes the select through the wake-up pipe
-    signal.set_wakeup_fd(_wake_w)
+    signal.signal(signal.SIGALRM, _on_alarm)
     _warm_up()
     gc.collect()
     gc.freeze()  # the server's objects leave the collector's view: a full collection inside a region costs the candidate's heap, not the server's
@@ -524,12 +524,7 @@ def main():
 
 _devnull = os.open(os.devnull, os.O_RDWR)
 _CWD = os.getcwd()
-# The read end of the host's kill pipe (argv[1]); run by hand, a pipe nobody writes.
-_kill_fd = int(sys.argv[1]) if len(sys.argv) > 1 else os.pipe()[0]
-_wake_r, _wake_w = os.pipe()
-os.set_blocking(_wake_w, False)
-_select, _monotonic = select.select, time.monotonic
-SERVER_CODES = frozenset(f.__code__ for f in (run_job, _fork_job, _reap, _warm_up, serve, main, region_on, region_off, dump, _die)) | {sys._getframe().f_code}
+SERVER_CODES = frozenset(f.__code__ for f in (run_job, _fork_job, _on_alarm, _warm_up, serve, main, region_on, region_off, dump, _die)) | {sys._getframe().f_code}
 
 if __name__ == "__main__":
     main()
