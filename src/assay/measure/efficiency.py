@@ -29,7 +29,11 @@ Meters (names as everywhere: :mod:`assay.measure.meters`)
     (for ``instructions``: one valgrind process inside the sandbox, each
     input in its own forked process, the cost of an empty call with the same
     arguments subtracted; see ``assay.measure.call_harness``; deterministic).
-    Budget: T = alpha * max reference cost, tolerance 0 (a count is exact).
+    Budget: T = alpha * max reference cost, tolerance 0 (a count is exact);
+    a meter whose ``call_costs`` takes ``budget`` stops counting at the first
+    call past T (that level censored, the rest not run). The reference runs
+    natively once (``screen_reference_repeats``): its CPU times only set the
+    screen's cutoff and the time limits.
     A meter whose candidate runs in the counting process
     (``counts_in_candidate_process``) has its counts checked against the
     screen's native CPU time.
