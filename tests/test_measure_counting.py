@@ -308,3 +308,22 @@ def test_partial_dumps_add_up_and_a_killed_job_leaves_nothing_behind(server):
     assert count(server, SPIN, long, each=True, timeout=120.0).counts[0] == first
     assert honest_total(server) == honest_total(server)
 
+
+
+def test_a_server_that_died_while_idle_is_replaced_before_the_next_job():
+    from assay.measure.counting import CountingPool
+
+    pool = CountingPool(2)
+    try:
+        first = pool.count(WORK, "f", [(3000,)], timeout=30.0)
+        both = [pool._lease(), pool._lease()]  # two warm servers, both idle
+        for server in both:
+            pool._give_back(server)
+        assert len(pool._all) == 2
+        for server in list(pool._all):
+            os.killpg(server._process.pid, 9)  # both idle servers die between jobs
+            server._process.wait(timeout=30)
+        again = pool.count(WORK, "f", [(3000,)], timeout=30.0)
+        assert again.total == first.total and all(s.alive for s in pool._all)
+    finally:
+        pool.close()

@@ -533,23 +533,28 @@ class CountingPool:
         self._closed = False
 
     def _lease(self) -> CountingServer:
-        with self._guard:
-            if self._closed:
-                raise CountingError("the counting pool is closed")
-            start = self._idle.empty() and self._started < self.size
-            if start:
-                self._started += 1
-        if start:
-            try:
-                server = CountingServer(self.python, isolate=self.isolate)
-            except BaseException:
-                with self._guard:
-                    self._started -= 1
-                raise
+        """An idle live server, or a new one; a server that died while idle is closed and replaced."""
+        while True:
             with self._guard:
-                self._all.append(server)
-            return server
-        return self._idle.get()
+                if self._closed:
+                    raise CountingError("the counting pool is closed")
+                start = self._idle.empty() and self._started < self.size
+                if start:
+                    self._started += 1
+            if start:
+                try:
+                    server = CountingServer(self.python, isolate=self.isolate)
+                except BaseException:
+                    with self._guard:
+                        self._started -= 1
+                    raise
+                with self._guard:
+                    self._all.append(server)
+                return server
+            server = self._idle.get()
+            if server.alive:
+                return server
+            self._give_back(server)  # closes it and frees its place
 
     def _give_back(self, server: CountingServer) -> None:
         if server.alive and not self._closed:
