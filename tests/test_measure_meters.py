@@ -150,3 +150,13 @@ def test_cpu_time_meter_costs_each_call_in_its_window(sandbox):
     assert [c.status for c in costs] == ["ok", "ok", "error"]
     assert costs[1].value > 10 * costs[0].value and costs[2].value is None
     assert make_meter("cpu-time").call_costs(sandbox, "def f(:\n", [Call("f", (1,))], 10.0)[0].status == "not_run"
+
+
+def test_one_budget_rule_for_every_engine():
+    from assay.measure.meters import CallCost, _over_budget, first_over_budget
+
+    costs = [CallCost("ok", 10.0), CallCost("ok", 50.0), CallCost("ok", 5.0)]
+    assert [c.status for c in _over_budget(costs, 20)] == ["ok", "over_budget", "not_run"]
+    assert _over_budget(costs, 50) == costs and _over_budget(costs, None) == costs  # met exactly is not exceeded
+    assert first_over_budget(["ok", "error", "ok"], [1.0, None, 99.0], 10) is None  # a failure first: its own status stands
+    assert first_over_budget(["ok", "over_budget", "not_run"], [1.0, None, None], 10) == 1

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from assay.measure import result_form
-from assay.measure.meters import OVER_BUDGET
+from assay.measure.meters import OVER_BUDGET, first_over_budget
 from assay.sandbox.worker import InfraError
 
 SERVER_PATH = Path(__file__).with_name("counting_server.py")
@@ -337,14 +337,14 @@ class CountingServer:
                 dumps = self._dumps.pop(nonce, [])
             if not self._reader.is_alive():
                 raise CountingError("the counting server's log pipe closed; valgrind said: %s" % self.log_tail())
-            if len(dumps) < expected and not any(label.startswith("load ") for label, _ in dumps):  # the child died mid-call: its last periodic dumps must not count for the next job
+            if len(dumps) < expected and not _load_failed(dumps):  # the child died mid-call: its last periodic dumps must not count for the next job
                 self._barrier()
             with self._arrived:
                 self._part, self._budget = 0, None
             return RawJob(how, dumps)
 
     def _loaded_failed(self, nonce: str) -> bool:
-        return any(label.startswith("load ") for label, _ in self._dumps.get(nonce, []))
+        return _load_failed(self._dumps.get(nonce, []))
 
     def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None, budget: int | None = None) -> Counted:
         """Counts of ``function(*args)`` for each input, the regions' own cost removed.
@@ -435,6 +435,11 @@ def interpret(raw: RawJob, n: int, each: bool) -> Counted:
     return Counted(statuses, counts, None, "" if done == n else _why(raw.how))
 
 
+def _load_failed(dumps: list[tuple[str, int]]) -> bool:
+    """The child said the program did not load (or has no such function): its only dump."""
+    return any(label.startswith("load ") for label, _ in dumps)
+
+
 def compiled(program: str) -> str | None:
     """The program's code for the server (base64 marshal), None when it does not compile (the child says so).
 
@@ -488,7 +493,7 @@ def _why(how: str) -> str:
 
 
 def over_budget(counted: Counted, budget: int | None) -> Counted:
-    """The first call counting more than ``budget`` (each mode; the job in all mode) is over budget, the calls after it not run.
+    """The budget rule (:func:`assay.measure.meters.first_over_budget`) on a job's counts; all mode: the job's total.
 
     Whether the host's kill landed in that call, in a later one, or not at
     all (the child finished first), the answer is the same.
@@ -499,13 +504,11 @@ def over_budget(counted: Counted, budget: int | None) -> Counted:
         if counted.total is not None and counted.total > budget:
             return Counted((OVER_BUDGET,) * len(counted.statuses), message=_why("killed"))
         return counted
-    for i, (status, count) in enumerate(zip(counted.statuses, counted.counts)):
-        if status == OVER_BUDGET or (count is not None and count > budget):
-            rest = len(counted.statuses) - i - 1
-            return Counted(counted.statuses[:i] + (OVER_BUDGET,) + ("not_run",) * rest, counted.counts[:i] + (None,) * (rest + 1), None, _why("killed"))
-        if status != "ok":
-            break
-    return counted
+    i = first_over_budget(counted.statuses, counted.counts, budget)
+    if i is None:
+        return counted
+    rest = len(counted.statuses) - i - 1
+    return Counted(counted.statuses[:i] + (OVER_BUDGET,) + ("not_run",) * rest, counted.counts[:i] + (None,) * (rest + 1), None, _why("killed"))
 
 
 def subtract(measured: Counted, overhead: Counted) -> Counted:

@@ -143,6 +143,7 @@ class EfficiencyEvaluator:
                 raise EfficiencyUnavailable("the %s meter is not available here: %s" % (self.counter.name, detail))
             if self.config.python and hasattr(self.counter, "python"):
                 self.counter.python = self.config.python  # type: ignore[attr-defined]
+        self._counter_takes_budget = self.counter is not None and "budget" in inspect.signature(self.counter.call_costs).parameters
         self._workloads: dict[str, Workload | str] = {}
         self._cpu_refs: dict[str, ReferenceProfile] = {}
         self._counted_refs: dict[str, ReferenceProfile] = {}
@@ -400,7 +401,7 @@ class EfficiencyEvaluator:
     def _count_sample(self, program: str, calls: list[Call], timeout: float, budget: float) -> list[CallCost]:
         """The sample's counts; a meter that takes a budget stops at the first call over ENAMEL's T (censored there, as ENAMEL's timeout does)."""
         assert self.counter is not None
-        if "budget" in inspect.signature(self.counter.call_costs).parameters:
+        if self._counter_takes_budget:
             return self.counter.call_costs(self.sandbox, program, calls, timeout, budget=budget)
         return self.counter.call_costs(self.sandbox, program, calls, timeout)
 

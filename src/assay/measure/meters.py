@@ -297,14 +297,28 @@ class InstructionMeter:
         return out
 
 
-def _over_budget(costs: list[CallCost], budget: float | None) -> list[CallCost]:
-    """The first call costing more than ``budget`` is over budget and the calls after it not run (the counting servers' rule)."""
+def first_over_budget(statuses: Sequence[str], values: Sequence[float | None], budget: float | None) -> int | None:
+    """The budget rule, for every meter: the first call over ``budget`` (status ``over_budget``, or ok and costing more); None if none is.
+
+    That call is ``over_budget`` and the calls after it ``not_run``; a call
+    that failed before any went over ends the search (its own status stands).
+    """
     if budget is None:
+        return None
+    for i, (status, value) in enumerate(zip(statuses, values)):
+        if status == OVER_BUDGET or (status == OK and value is not None and value > budget):
+            return i
+        if status != OK:
+            return None
+    return None
+
+
+def _over_budget(costs: list[CallCost], budget: float | None) -> list[CallCost]:
+    """``costs`` with the budget rule applied (:func:`first_over_budget`)."""
+    i = first_over_budget([c.status for c in costs], [c.value for c in costs], budget)
+    if i is None:
         return costs
-    for i, cost in enumerate(costs):
-        if cost.ok and cost.value is not None and cost.value > budget:
-            return costs[:i] + [CallCost(OVER_BUDGET)] + [CallCost(NOT_RUN)] * (len(costs) - i - 1)
-    return costs
+    return costs[:i] + [CallCost(OVER_BUDGET)] + [CallCost(NOT_RUN)] * (len(costs) - i - 1)
 
 
 # ------------------------------------------------------------------ the registry
