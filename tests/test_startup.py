@@ -48,7 +48,8 @@ def test_the_hook_table_says_what_each_builtin_module_implements():
 
 
 HEAVY = ["httpx", "asyncio", "importlib.metadata", "assay.models.spec", "assay.models.openai_compat", "assay.search.engine", "assay.search.presets",
-         "assay.oracles.build", "assay.solve", "assay.reward.server", "rich.progress", "llama_cpp", "ray"]  # fmt: skip
+         "assay.oracles.build", "assay.oracles.pool", "assay.solve", "assay.reward.server", "rich.progress", "llama_cpp", "ray",
+         "socket", "uuid"]  # fmt: skip
 
 
 def test_assay_eval_imports_only_what_it_needs(tmp_path):

@@ -35,7 +35,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -69,6 +68,8 @@ def connect(address: str | None = None) -> Any:
         return ray
     target = None if address in (None, "", "local") else address
     if target and target != "auto" and "://" not in target:  # host:port: fail at once where nothing listens (Ray itself retries for minutes)
+        import socket
+
         host, _, port = target.rpartition(":")
         try:
             socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
@@ -110,7 +111,7 @@ class JudgeActor:
             node = ray.get_runtime_context().get_node_id()
         except Exception:
             pass
-        return {"pid": os.getpid(), "host": socket.gethostname(), "node": node, "workers": self.sandbox.size}
+        return {"pid": os.getpid(), "host": os.uname().nodename, "node": node, "workers": self.sandbox.size}
 
     def judge(self, chunk: list[tuple[Problem, str]]) -> list[SampleResult]:
         results: list[SampleResult | None] = [None] * len(chunk)
@@ -553,6 +554,8 @@ class LocalCluster:
 
 
 def _free_port() -> int:
+    import socket
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

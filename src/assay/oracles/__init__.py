@@ -12,14 +12,14 @@ cannot reach them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from assay.oracles.pool import Discarded, OracleKind, OraclePool, OracleTest, Provenance
 from assay.problems.model import Problem
 
 if TYPE_CHECKING:
     from assay.models.accounting import MeteredModel
     from assay.models.base import GenerationParams
+    from assay.oracles.pool import Discarded, OracleKind, OraclePool, OracleTest, Provenance
     from assay.sandbox.pool import Sandbox
 
 
@@ -39,6 +39,7 @@ class OracleContext:
     async def ask(self, messages: list, kind: OracleKind) -> tuple[list, Provenance]:
         """The model's completions for an oracle's prompt (seeded by the context), and their provenance."""
         from assay.models.base import GenerationParams
+        from assay.oracles.pool import Provenance
 
         assert self.model is not None
         params = self.params or GenerationParams(max_tokens=1024)
@@ -54,6 +55,18 @@ class Oracle(Protocol):
     kind: OracleKind
 
     async def build(self, context: OracleContext) -> None: ...
+
+
+_FROM_POOL = ("Discarded", "OracleKind", "OraclePool", "OracleTest", "Provenance")
+
+
+def __getattr__(name: str) -> Any:
+    """The pool's types, imported at first use: registering ``assay oracles`` (every command's start-up) does not load them."""
+    if name in _FROM_POOL:
+        from assay.oracles import pool
+
+        return getattr(pool, name)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 __all__ = ["Discarded", "Oracle", "OracleContext", "OracleKind", "OraclePool", "OracleTest", "Provenance"]

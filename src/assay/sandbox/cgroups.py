@@ -9,7 +9,6 @@ is confined to it from the moment the sandbox starts.
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def writable_parent(controller: str) -> Path | None:
     if own is None:
         return None
     base = V1_ROOT / controller / own.lstrip("/")
-    probe = base / ("assay-probe-" + uuid.uuid4().hex[:8])
+    probe = base / ("assay-probe-" + os.urandom(4).hex())
     try:
         probe.mkdir()
         probe.rmdir()
@@ -107,4 +106,4 @@ def _write(path: Path, value: str, optional: bool = False) -> None:
 
 
 def group_name(worker_index: int) -> str:
-    return "assay-%d-w%d-%s" % (os.getpid(), worker_index, uuid.uuid4().hex[:6])
+    return "assay-%d-w%d-%s" % (os.getpid(), worker_index, os.urandom(3).hex())

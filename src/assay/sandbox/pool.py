@@ -113,6 +113,7 @@ class Sandbox:
         # queue.Queue wakes waiting callers first come, first served
         self._free: queue.Queue[Worker] = queue.Queue()
         self._calibrated: dict[tuple[str, str], Limits] = {}
+        self._calibrated_tasks: set[str] = set()
         self._calibration_lock = threading.Lock()
         # what script tests called last time: their next run is one batch
         self._script_calls = ScriptCalls()
@@ -218,8 +219,8 @@ class Sandbox:
             raise RuntimeError("the sandbox is closed")
         if limits is not None or not self.calibrate or not problem.reference:
             return self._run(problem, program, limits or self.limits, policy)
-        with self._calibration_lock:
-            calibrated = self._calibrated.get(calibration_key(problem))
+        with self._calibration_lock:  # a task never calibrated skips its digest (the reference's and the tests' repr)
+            calibrated = self._calibrated.get(calibration_key(problem)) if problem.task_id in self._calibrated_tasks else None
         result = self._run(problem, program, calibrated or self._floor_limits(), policy)
         if calibrated is None and any(t.status is Status.TIMEOUT for t in result.tests):
             calibrated = self.limits_for(problem)
@@ -338,6 +339,7 @@ class Sandbox:
             limits = self.limits  # a reference that fails its own tests calibrates nothing
         with self._calibration_lock:
             self._calibrated[calibration_key(problem)] = limits
+            self._calibrated_tasks.add(problem.task_id)
         return limits
 
     @property
