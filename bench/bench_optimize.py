@@ -33,6 +33,13 @@ DEMO = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "optimize
 FUNCTIONS = ("top_words", "pairs_with_sum", "longest_quiet_streak")
 
 
+def doc_section(model: str) -> str:
+    """Replayed hand-written versions (the mechanism's figures) and a real model's run each keep a section of their own."""
+    if model.startswith("scripted:"):
+        return "optimize"
+    return "optimize-" + "".join(c if c.isalnum() else "-" for c in model).strip("-")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="embedded")
@@ -70,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
             details.append("`%s`:\n\n%s\n\n%s" % (name, "\n".join("- " + line for line in evidence_lines(outcome)),
                                                   "```diff\n%s```" % outcome.diff() if outcome.improved else "(no version kept: %s)" % "; ".join(j.reason[:300] for j in outcome.judged)))  # fmt: skip
             print(rows[-1], flush=True)
-    body = "\n".join(run_header("python bench/bench_optimize.py --model %s --meter %s --rounds %d" % (args.model, args.meter, args.rounds), info)) + "\n\n"
+    who = ("The model is `%s`: its own versions, judged by the same gate and meter as the hand-written ones in the `optimize` section. " % args.model) if not args.model.startswith("scripted:") else ""
+    title = "## `assay optimize` on a small real-looking module (%s)\n\n" % ("hand-written versions replayed" if args.model.startswith("scripted:") else "model `%s`" % args.model)
+    body = title + "\n".join(run_header("python bench/bench_optimize.py --model %s --meter %s --rounds %d" % (args.model, args.meter, args.rounds), info)) + "\n\n" + (who + "\n\n" if who else "")
     body += table(["function", "speedup", "confidence", "kept / versions", "inputs compared", "differential inputs", "checks", "model calls / tokens", "seconds"], rows)
     body += "\n\n" + "\n\n".join(details) + "\n"
     print(body)
     if not args.no_doc:
-        replace_section("optimize", body)
+        replace_section(doc_section(args.model), body)
     return 0
 
 

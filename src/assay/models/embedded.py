@@ -191,6 +191,25 @@ def _close_llama_cpp_null_files() -> None:
 atexit.register(_close_llama_cpp_null_files)
 
 
+def close_loaded_models() -> None:
+    """Close every cached llama.cpp instance now, and forget them.
+
+    Registered with atexit: left to the interpreter's teardown, a Llama's
+    ``__del__`` may run after llama_cpp's module globals are gone and print
+    "Exception ignored in: <function Llama.__del__ ...> TypeError:
+    'NoneType' object is not callable" at the end of a run.
+    """
+    with _loading_lock:
+        loaded = list(_loaded.values())
+        _loaded.clear()
+    for entry in loaded:
+        with entry.lock, contextlib.suppress(Exception):  # closing at exit must not fail the exit
+            entry.llama.close()
+
+
+atexit.register(close_loaded_models)  # after the null files' handler is registered, so it runs before it
+
+
 def forget_loaded_models() -> None:
     """Drop every cached llama.cpp instance (frees their memory once unreferenced)."""
     with _loading_lock:
