@@ -53,6 +53,8 @@ def test_bad_lines_are_named_and_the_rest_runs(tmp_path, sandbox):
     report = evaluate("humaneval", samples, store=Store(tmp_path / "s.sqlite"), sandbox=sandbox)
     assert sorted(e.line_number for _, e in report.errors) == [2, 3, 4]
     assert any("HumanEval/999" in e.message for _, e in report.errors)
+    assert report.n_problems == 2  # HumanEval/0 and /2: the unknown HumanEval/999 is a bad line, not a failed problem
+    assert report.pass_at[1].value == 0.75  # (1/2 + 1) / 2
     assert [(o.task_id, o.index, o.passed) for o in report.outcomes] == [
         ("HumanEval/0", 0, True),
         ("HumanEval/0", 1, False),  # the malformed line 2 names no task, so takes no index

@@ -267,7 +267,7 @@ def command_eval(args: argparse.Namespace) -> int:
         console.print("results: %s" % args.results)
     write_run_report(args, report.run_id)
     if report.errors and not args.allow_bad_lines:
-        errors.print("[red]error[/]: %d input line%s rejected (listed above; each counts as a failed sample of its task where it names one); "
+        errors.print("[red]error[/]: %d input line%s rejected (listed above; each counts as a failed sample of its task where it names one of the benchmark's); "
                      "exiting 1. Fix the file, or pass --allow-bad-lines to accept it." % (len(report.errors), " was" if len(report.errors) == 1 else "s were"))  # fmt: skip
         return 1
     return 0
