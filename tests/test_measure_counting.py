@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 
@@ -327,3 +329,27 @@ def test_a_server_that_died_while_idle_is_replaced_before_the_next_job():
         assert again.total == first.total and all(s.alive for s in pool._all)
     finally:
         pool.close()
+
+
+def test_a_server_started_on_a_short_lived_thread_outlives_that_thread():
+    """bwrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that started a process ends.
+
+    Counting servers are started lazily by whichever thread counts first: a
+    pool thread of the efficiency stage, a request thread of ``assay serve``.
+    Started on such a thread, a server died with it, and the next job found
+    it dead (it cost a cold start, or an infrastructure error once both of a
+    pool's idle servers were gone).
+    """
+    started: list[CountingServer] = []
+    thread = threading.Thread(target=lambda: started.append(CountingServer()))
+    thread.start()
+    thread.join()
+    server = started[0]
+    try:
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and server.alive:  # the death signal, if any, comes as the thread ends
+            time.sleep(0.1)
+        assert server.alive, "the counting server died with the thread that started it"
+        assert server.count(WORK, "f", [(3000,)], timeout=30.0).total is not None
+    finally:
+        server.close()

@@ -47,7 +47,7 @@ from typing import Any, Sequence
 
 from assay.measure import result_form
 from assay.measure.meters import OVER_BUDGET, first_over_budget
-from assay.sandbox.worker import InfraError
+from assay.sandbox.worker import InfraError, spawn
 
 SERVER_PATH = Path(__file__).with_name("counting_server.py")
 FORM_PATH = Path(__file__).with_name("result_form.py")  # the server imports it from its own directory
@@ -159,8 +159,8 @@ class CountingServer:
             work = Path(self._scratch.name, "work")
             work.mkdir()
             argv, cwd, env = inner + [str(script_dir / "counting_server.py")], str(work), dict(ENV)
-        try:
-            self._process = subprocess.Popen(
+        try:  # from a thread that outlives the server: bwrap's --die-with-parent fires when the starting *thread* ends
+            self._process = spawn(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd, env=env,
                 pass_fds=(write_end,), start_new_session=True,
             )  # fmt: skip
