@@ -203,8 +203,13 @@ def close_loaded_models() -> None:
         loaded = list(_loaded.values())
         _loaded.clear()
     for entry in loaded:
-        with entry.lock, contextlib.suppress(Exception):  # closing at exit must not fail the exit
-            entry.llama.close()
+        if not entry.lock.acquire(blocking=False):  # a daemon thread still generating: leave that one to teardown
+            continue
+        try:
+            with contextlib.suppress(Exception):  # closing at exit must not fail the exit
+                entry.llama.close()
+        finally:
+            entry.lock.release()
 
 
 atexit.register(close_loaded_models)  # after the null files' handler is registered, so it runs before it
