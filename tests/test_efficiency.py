@@ -6,6 +6,7 @@ import pytest
 
 from assay.measure.efficiency import EfficiencyConfig, EfficiencyEvaluator
 from assay.measure.valgrind import find_valgrind
+from assay.metrics import LevelStatus
 from assay.problems import load_benchmark
 from assay.sandbox.pool import Sandbox
 
@@ -241,6 +242,35 @@ def test_counting_stops_at_the_first_level_over_enamels_budget(instructions, pro
     assert [level.status for level in slow.levels] == ["ok", "ok", "censored", "not_run"]
     assert slow.censored_at == 2 and slow.levels[1].value > 10 * reference.levels[1].value
     assert slow.budget == 2 * max(level.value for level in reference.levels if level.value is not None)
+
+
+@needs_valgrind
+def test_the_levels_a_screen_passes_count_the_same_however_early_it_stops(instructions, problem, monkeypatch):
+    """The native screen stops a sample at a level that depends on timing; the counter gets every weighted
+    level's calls and counts only the passed ones (``count_first``), so their counts are those of the whole job
+    (a job holding fewer inputs counts its calls a few instructions differently)."""
+    whole = instructions.measure(problem, problem.reference)
+    real_screen = type(instructions)._cpu_test_costs
+
+    def stops_at_level_2(self, problem_, program, workload, cutoff, repeats, overheads=None, **kwargs):
+        statuses, costs = real_screen(self, problem_, program, workload, cutoff, repeats, overheads, **kwargs)
+        return statuses[:2] + [LevelStatus.CENSORED] + [LevelStatus.NOT_RUN] * (len(statuses) - 3), costs
+
+    seen: list[tuple[int, int | None]] = []
+    real_costs = instructions.counter.call_costs
+
+    def recording(sandbox, program, calls, timeout, **options):
+        seen.append((len(calls), options.get("count_first")))
+        return real_costs(sandbox, program, calls, timeout, **options)
+
+    monkeypatch.setattr(type(instructions), "_cpu_test_costs", stops_at_level_2)
+    monkeypatch.setattr(instructions.counter, "call_costs", recording)
+    screened = instructions.measure(problem, problem.reference)
+    workload = instructions.workload(problem)
+    weighted = sum(len(level.tests) for level in workload.levels[1:])
+    assert seen == [(weighted, len(workload.levels[1].tests))]
+    assert [level.status for level in screened.levels] == ["ok", "ok", "censored", "not_run"]
+    assert screened.levels[1].value == whole.levels[1].value
 
 
 # Correct and three times the reference's work, all of it after a forged

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from assay.measure import result_form
-from assay.measure.meters import OVER_BUDGET, first_over_budget
+from assay.measure.meters import NOT_RUN, OVER_BUDGET, first_over_budget
 from assay.sandbox.worker import InfraError, spawn
 
 SERVER_PATH = Path(__file__).with_name("counting_server.py")
@@ -170,6 +170,7 @@ class CountingServer:
         self._part = 0  # the periodic dumps' totals since the last labelled dump: the running call's count so far
         self._budget: int | None = None  # the running job's budget, raw (regions' overhead included)
         self._kill_sent = False
+        self._stop_after: int | None = None  # the running job's calls wanted (each mode): the child is killed once they are dumped
         self._barriers: set[str] = set()
         self.periodic_dumps = 0  # partial dumps that carried a count (a call long enough to span them)
         self._dumps: dict[str, list[tuple[str, int]]] = {}
@@ -245,10 +246,13 @@ class CountingServer:
                 nonce, _, rest = label.partition(" ")
                 self._dumps.setdefault(nonce, []).append((rest, total + self._part))
                 self._part = 0
+                if self._stop_after is not None and len(self._dumps[nonce]) >= self._stop_after and not self._kill_sent:
+                    self._kill_sent = True  # the calls wanted are counted: the rest are not run
+                    self._kill()
             self._arrived.notify_all()
 
     def _kill(self) -> None:
-        """SIGKILL the running job's child (it went over its budget): the server's only child, found from outside the sandbox.
+        """SIGKILL the running job's child (over its budget, or done with the calls wanted): the server's only child, found from outside the sandbox.
 
         Called with the job running (its budget set): the server forks the
         next job's child only after the host has sent that job.
@@ -319,13 +323,17 @@ class CountingServer:
 
     # ------------------------------------------------------------ jobs
 
-    def run(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool, verify: Sequence[int] = (), budget: int | None = None) -> RawJob:
+    def run(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool, verify: Sequence[int] = (), budget: int | None = None, stop: int | None = None) -> RawJob:
         """One job as the server saw it: how the child ended and the dumps it made.
 
         ``budget``: raw instructions (per call in each mode, for the job in
         all mode) past which the child is killed as soon as a periodic dump
-        shows it ("killed").
+        shows it ("killed"). ``stop`` (each mode): the child is killed once
+        the first ``stop`` calls are dumped; the job, and so the heap those
+        calls run in, is the whole job's (a job that holds fewer inputs counts
+        its calls a few instructions differently).
         """
+        stop = stop if each and stop is not None and stop < len(inputs) else None
         nonce = secrets.token_hex(12)
         job = {"nonce": nonce, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps([tuple(a) for a in inputs], protocol=4)).decode("ascii"), "each": each, "verify": list(verify)}
         if self.python == os.path.realpath(sys.executable):  # the same interpreter: compile here, marshal there
@@ -337,7 +345,7 @@ class CountingServer:
             if not self.alive:
                 raise CountingError("the counting server is not running; valgrind said: %s" % self.log_tail())
             with self._arrived:
-                self._part, self._budget, self._kill_sent = 0, budget, False
+                self._part, self._budget, self._kill_sent, self._stop_after = 0, budget, False, stop
             try:
                 assert self._process.stdin is not None
                 self._process.stdin.write(header + json.dumps(job) + "\n")
@@ -353,7 +361,7 @@ class CountingServer:
             with self._arrived:
                 if self._kill_sent and how == "ended":
                     how = "killed"
-            expected = 1 if not each else len(inputs)
+            expected = 1 if not each else len(inputs) if stop is None else stop
             deadline = time.monotonic() + (DUMP_GRACE if how == "ended" else 0.5)
             with self._arrived:
                 while len(self._dumps.get(nonce, [])) < expected and not self._loaded_failed(nonce) and time.monotonic() < deadline:
@@ -361,16 +369,20 @@ class CountingServer:
                 dumps = self._dumps.pop(nonce, [])
             if not self._reader.is_alive():
                 raise CountingError("the counting server's log pipe closed; valgrind said: %s" % self.log_tail())
-            if len(dumps) < expected and not _load_failed(dumps):  # the child died mid-call: its last periodic dumps must not count for the next job
+            stopped = stop is not None and len(dumps) >= stop  # killed (or finished first) after its last wanted call
+            if stopped:
+                dumps, how = dumps[:stop], "ended"
+            if (len(dumps) < expected and not _load_failed(dumps)) or stopped:  # the child died mid-call: its last periodic dumps must not count for the next job
                 self._barrier()
             with self._arrived:
-                self._part, self._budget = 0, None
+                self._part, self._budget, self._stop_after = 0, None, None
             return RawJob(how, dumps)
 
     def _loaded_failed(self, nonce: str) -> bool:
         return _load_failed(self._dumps.get(nonce, []))
 
-    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None, budget: int | None = None) -> Counted:
+    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None, budget: int | None = None,
+              count_first: int | None = None) -> Counted:  # fmt: skip
         """Counts of ``function(*args)`` for each input, the regions' own cost removed.
 
         ``expected`` (all mode): call index -> the value the call must return
@@ -380,18 +392,32 @@ class CountingServer:
         ``over_budget``, stopped as soon as a periodic dump shows it, and the
         calls after it are ``not_run``. The same job and budget give the same
         answer whenever the kill lands: it follows from the counts alone.
+        ``count_first`` (each mode): only the first N calls are counted, the
+        rest ``not_run`` (the child is killed once the N are dumped); the job
+        still holds every input, because a count moves by a few instructions
+        with what the job holds (the heap its inputs leave), so the first N
+        counts are those of the whole job.
         """
         inputs = [tuple(a) for a in inputs]
         if not inputs:
             return Counted((), () if each else None, None if each else 0)
+        run = len(inputs) if count_first is None else max(0, min(int(count_first), len(inputs)))
+        if run < len(inputs) and not each:
+            raise ValueError("count_first counts some calls of a job: each mode only")
+        if run == 0:
+            return Counted((NOT_RUN,) * len(inputs), (None,) * len(inputs), None)
+        return _not_run_after(self._count(program, function, inputs, timeout, each, expected, budget, run), len(inputs))
+
+    def _count(self, program: str, function: str, inputs: list[tuple], timeout: float, each: bool, expected: dict[int, Any] | None, budget: int | None, run: int) -> Counted:
+        """The job with every input, its first ``run`` calls run and counted."""
         raw_budget = None
         if budget is not None:
             overhead = self._overhead_of(inputs, each)
             region = max(c or 0 for c in overhead.counts) if each and overhead.counts else overhead.total or 0
             raw_budget = int(budget) + region
         verify = sorted(expected or {}) if not each else []
-        raw = self.run(program, function, inputs, timeout=timeout, each=each, verify=verify, budget=raw_budget)
-        measured = interpret(raw, len(inputs), each)
+        raw = self.run(program, function, inputs, timeout=timeout, each=each, verify=verify, budget=raw_budget, stop=run)
+        measured = interpret(raw, run, each)
         if verify and measured.ok and measured.checked != result_form.digest([expected[i] for i in verify]):  # type: ignore[index]
             return Counted(("wrong",) * len(inputs), message="the program returned something else while counted than its tests expect")
         if not any(s == "ok" for s in measured.statuses):
@@ -501,6 +527,15 @@ def _find_server(root: int) -> int | None:
     return None
 
 
+def _not_run_after(counted: Counted, n: int) -> Counted:
+    """A count of a job's first calls, as one of all ``n``: the rest ``not_run``."""
+    rest = n - len(counted.statuses)
+    if rest <= 0:
+        return counted
+    counts = None if counted.counts is None else counted.counts + (None,) * rest
+    return Counted(counted.statuses + (NOT_RUN,) * rest, counts, counted.total, counted.message, counted.checked)
+
+
 def _missing(how: str, done: int, n: int) -> tuple[str, ...]:
     if done >= n:
         return ()
@@ -593,12 +628,13 @@ class CountingPool:
             if server in self._all:
                 self._all.remove(server)
 
-    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None, budget: int | None = None) -> Counted:
+    def count(self, program: str, function: str, inputs: Sequence[tuple], *, timeout: float, each: bool = False, expected: dict[int, Any] | None = None, budget: int | None = None,
+              count_first: int | None = None) -> Counted:  # fmt: skip
         """One job on a warm server; a server that died is replaced and the job tried once more."""
         for attempt in (1, 2):
             server = self._lease()
             try:
-                return server.count(program, function, inputs, timeout=timeout, each=each, expected=expected, budget=budget)
+                return server.count(program, function, inputs, timeout=timeout, each=each, expected=expected, budget=budget, count_first=count_first)
             except CountingError:
                 if attempt == 2 or server.alive:
                     raise
@@ -689,10 +725,12 @@ class CountCache:
         return cls(configured or None)
 
     @staticmethod
-    def key(fingerprint: str, program: str, function: str, inputs: Sequence[tuple], each: bool, expected: dict[int, Any] | None = None, budget: int | None = None) -> str:
+    def key(fingerprint: str, program: str, function: str, inputs: Sequence[tuple], each: bool, expected: dict[int, Any] | None = None, budget: int | None = None,
+            count_first: int | None = None) -> str:  # fmt: skip
         digest = hashlib.sha256()
         checked = result_form.digest([expected[i] for i in sorted(expected)]) + repr(sorted(expected)) if expected else "-"
-        for part in (fingerprint, program, function, repr([tuple(a) for a in inputs]), "each" if each else "all", checked, "-" if budget is None else str(int(budget))):
+        first = "-" if count_first is None or count_first >= len(inputs) else str(int(count_first))
+        for part in (fingerprint, program, function, repr([tuple(a) for a in inputs]), "each" if each else "all", checked, "-" if budget is None else str(int(budget)), first):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         return digest.hexdigest()
 

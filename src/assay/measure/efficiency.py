@@ -143,7 +143,9 @@ class EfficiencyEvaluator:
                 raise EfficiencyUnavailable("the %s meter is not available here: %s" % (self.counter.name, detail))
             if self.config.python and hasattr(self.counter, "python"):
                 self.counter.python = self.config.python  # type: ignore[attr-defined]
-        self._counter_takes_budget = self.counter is not None and "budget" in inspect.signature(self.counter.call_costs).parameters
+        takes = inspect.signature(self.counter.call_costs).parameters if self.counter is not None else {}
+        self._counter_takes_budget = "budget" in takes
+        self._counter_counts_first = "count_first" in takes
         self._workloads: dict[str, Workload | str] = {}
         self._cpu_refs: dict[str, ReferenceProfile] = {}
         self._counted_refs: dict[str, ReferenceProfile] = {}
@@ -343,8 +345,13 @@ class EfficiencyEvaluator:
         if any(s is LevelStatus.WRONG for s in statuses):
             outcomes = [LevelOutcome(s, 0.0) if s is LevelStatus.OK else LevelOutcome(s) for s in statuses]
             return self._score(problem, workload, outcomes, [None] * len(statuses), spec, meter, reference_known=False)
-        counted = [j for j in self._weighted_levels(workload) if statuses[j] is LevelStatus.OK]
-        calls, owners = self._weighted_calls(problem, workload, counted)
+        weighted = self._weighted_levels(workload)
+        counted = [j for j in weighted if statuses[j] is LevelStatus.OK]
+        # The screen passes a prefix of the levels, and how long a prefix depends on timing: a meter that
+        # can count the first N calls of the whole list gets the whole list, so its counts do not move with it.
+        whole = self._counter_counts_first and counted == weighted[: len(counted)]
+        calls, owners = self._weighted_calls(problem, workload, weighted if whole else counted)
+        first = sum(1 for j in owners if j in counted) if whole else None
         timeout = max(30.0, self.config.valgrind_timeout_factor * cutoff)
         # The reference and the sample are measured in separate calls of the
         # meter (for instructions: separate valgrind processes, each as the
@@ -353,10 +360,12 @@ class EfficiencyEvaluator:
         # cached objects up to 256), so a job's position in a shared process
         # would leak into its count).
         ref = self.counted_reference(problem)
-        counts = self._count_sample(program, calls, timeout, spec.budget(list(ref.levels))) if calls else []
+        counts = self._count_sample(program, calls, timeout, spec.budget(list(ref.levels)), first) if counted else []
         per_level: dict[int, list[float]] = {j: [] for j in counted}
         bad: dict[int, LevelStatus] = {}
         for cost, j in zip(counts, owners):
+            if j not in per_level:  # a level the screen stopped: sent, not counted; its status is the screen's
+                continue
             if cost.ok and cost.value is not None:
                 per_level[j].append(cost.value)
             elif cost.status in ("timeout", OVER_BUDGET):
@@ -398,12 +407,18 @@ class EfficiencyEvaluator:
             result = replace(result, note=note)
         return result
 
-    def _count_sample(self, program: str, calls: list[Call], timeout: float, budget: float) -> list[CallCost]:
-        """The sample's counts; a meter that takes a budget stops at the first call over ENAMEL's T (censored there, as ENAMEL's timeout does)."""
+    def _count_sample(self, program: str, calls: list[Call], timeout: float, budget: float, first: int | None = None) -> list[CallCost]:
+        """The sample's counts; a meter that takes a budget stops at the first call over ENAMEL's T (censored there, as ENAMEL's timeout does).
+
+        ``first``: only the first N calls are counted (a meter that takes ``count_first``).
+        """
         assert self.counter is not None
+        options: dict[str, float | int] = {}
         if self._counter_takes_budget:
-            return self.counter.call_costs(self.sandbox, program, calls, timeout, budget=budget)
-        return self.counter.call_costs(self.sandbox, program, calls, timeout)
+            options["budget"] = budget
+        if first is not None:
+            options["count_first"] = first
+        return self.counter.call_costs(self.sandbox, program, calls, timeout, **options)
 
     def _count_from_cpu(self, native_seconds: float, ref_seconds: float | None, ref_count: float | None) -> float | None:
         """The count a call taking ``native_seconds`` would have at the reference's rate (instructions per second, say).

@@ -100,7 +100,10 @@ class Meter(Protocol):
     whose tests are not all calls (see :mod:`assay.measure.problem_cost`).
     ``call_costs`` may take a keyword ``budget`` (optional): a cost past
     which a call is of no use to the caller (``over_budget``, the calls after
-    it ``not_run``), so that a meter can stop early.
+    it ``not_run``), so that a meter can stop early; and a keyword
+    ``count_first`` (optional): cost only the first N calls, the rest
+    ``not_run``, each cost being the one the whole list gives (a meter whose
+    costs depend on what else the list holds keeps them apart this way).
     """
 
     name: str
@@ -210,7 +213,8 @@ class InstructionMeter:
             positions.setdefault(call.function, []).append(position)
         return positions
 
-    def _count(self, sandbox: Sandbox, program: str, function: str, inputs: list[tuple], timeout_seconds: float, each: bool, expected: dict[int, Any] | None = None, budget: int | None = None):
+    def _count(self, sandbox: Sandbox, program: str, function: str, inputs: list[tuple], timeout_seconds: float, each: bool, expected: dict[int, Any] | None = None, budget: int | None = None,
+               count_first: int | None = None):  # fmt: skip
         from assay.measure.counting import CountCache, CountingError, fingerprint, shared_pool
 
         if self._cache is None and self._cache_choice is not False:
@@ -219,13 +223,13 @@ class InstructionMeter:
             self._fingerprint = fingerprint(self.python)
         key = None
         if self._cache:
-            key = CountCache.key(self._fingerprint, program, function, inputs, each, expected, budget)
+            key = CountCache.key(self._fingerprint, program, function, inputs, each, expected, budget, count_first)
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
         pool = shared_pool(self.servers or getattr(sandbox, "size", 1) or 1, self.python)
         try:
-            counted = pool.count(program, function, inputs, timeout=60.0 + len(inputs) * timeout_seconds, each=each, expected=expected, budget=budget)
+            counted = pool.count(program, function, inputs, timeout=60.0 + len(inputs) * timeout_seconds, each=each, expected=expected, budget=budget, count_first=count_first)
         except CountingError as exc:
             raise MeterInfraError(f"counting instructions failed: {exc}") from exc
         if self._cache and key is not None:
@@ -255,12 +259,15 @@ class InstructionMeter:
             total += counted.total
         return total
 
-    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float, budget: float | None = None) -> list[CallCost]:
+    def call_costs(self, sandbox: Sandbox, program: str, calls: Sequence[Call], timeout_seconds: float, budget: float | None = None, count_first: int | None = None) -> list[CallCost]:
         """``timeout_seconds``: wall seconds per call under valgrind.
 
         ``budget``: instructions past which a call is ``over_budget`` (its
         count is of no use to the caller), the calls after it ``not_run``;
         the counting servers stop such a call as soon as they see it pass.
+        ``count_first``: only the first N calls are counted, the rest are
+        ``not_run``; each count is the one the whole list of calls gives
+        (the job still carries every input).
         """
         from assay.measure.counting import supported
         from assay.measure.valgrind import find_valgrind
@@ -270,12 +277,18 @@ class InstructionMeter:
         if not find_valgrind():
             raise ReferenceUnavailable("the instructions meter needs valgrind (apt-get install valgrind), or use meter cpu-time")
         positions = self._groups(calls)
+        first = len(calls) if count_first is None else max(0, min(int(count_first), len(calls)))
         if not supported()[0]:
-            return _over_budget(self._call_costs_per_start(sandbox, program, calls, positions, timeout_seconds), budget)
+            costs = _over_budget(self._call_costs_per_start(sandbox, program, calls[:first], self._groups(calls[:first]), timeout_seconds), budget) if first else []
+            return costs + [CallCost(NOT_RUN)] * (len(calls) - first)
         limit = None if budget is None else int(budget)
         out: list[CallCost] = [CallCost(NOT_RUN)] * len(calls)
         for function, where in positions.items():
-            counted = self._count(sandbox, program, function, [tuple(calls[p].args) for p in where], timeout_seconds, each=True, budget=limit)
+            run = sum(1 for p in where if p < first)  # positions ascend: the group's first `run` calls are the list's first ones
+            if run == 0:
+                continue
+            counted = self._count(sandbox, program, function, [tuple(calls[p].args) for p in where], timeout_seconds, each=True, budget=limit,
+                                  count_first=None if run == len(where) else run)  # fmt: skip
             for index, position in enumerate(where):
                 status = counted.statuses[index]
                 value = counted.counts[index] if counted.counts is not None else None
