@@ -122,6 +122,7 @@ def test_a_good_generator_is_kept_with_growing_inputs_whose_expected_outputs_are
     assert all(isinstance(args, tuple) and len(args) == 1 and all(0 <= x <= 100 for x in args[0]) for level in per_level for args in level)
     tests = pool.of_kind(OracleKind.STRESS)
     assert len(tests) == 6 and all(t.trust == 1.0 and t.test.expected == sum(t.test.args[0]) for t in tests)
+    assert pool.counts()["stress"] == {"kept": 6, "discarded": 0, "extras": 1}  # six tests and one generator, not seven "kept"
     assert [[t.test.args for t in level] for level in stress_tests(pool)] == per_level
     assert stress_inputs(pool, levels=(1000, 10_000)) == [per_level[2], []]
     # the same seed gives the same inputs; the pool's tests judge programs like any other

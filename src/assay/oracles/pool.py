@@ -125,14 +125,14 @@ class OraclePool:
         return replace(problem, tests=tests, reference=None)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Per kind: tests kept and discarded."""
+        """Per kind: tests kept, entries discarded, and (where a kind keeps any) its entries in ``extras``: properties, generators, counted apart from tests."""
         out: dict[str, dict[str, int]] = {}
         for test in self.tests:
             out.setdefault(test.provenance.kind.value, {"kept": 0, "discarded": 0})["kept"] += 1
         for gone in self.discarded:
             out.setdefault(gone.kind.value, {"kept": 0, "discarded": 0})["discarded"] += 1
         for kind, items in self.extras.items():
-            out.setdefault(kind, {"kept": 0, "discarded": 0})["kept"] += len(items)
+            out.setdefault(kind, {"kept": 0, "discarded": 0})["extras"] = len(items)
         return out
 
     def to_dict(self) -> dict[str, Any]:
