@@ -79,3 +79,15 @@ def only_zygotes_remain(sandbox, within: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray (2 CPUs) for one test module, started here unless one already runs, and shut down after the module."""
+    ray = pytest.importorskip("ray")
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024 * 1024)
+    yield ray
+    if started_here:
+        ray.shutdown()

@@ -17,16 +17,6 @@ SLOW = "def f(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024 * 1024)
-    yield ray
-    if started_here:
-        ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def pool(local_ray):
     with RayRewardPool(num_actors=2, workers_per_actor=1, num_cpus_per_actor=0.5, chunk_size=4) as p:
         p.wait_ready()

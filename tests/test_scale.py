@@ -20,16 +20,6 @@ SLOW = "def f(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return
 WRONG = "def f(n):\n    return -1\n"
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024 * 1024)
-    yield ray
-    if started_here:
-        ray.shutdown()
-
-
 def slow_items(n: int) -> list:
     """About 0.1 s of CPU each; every third one wrong."""
     problem = problem_from_tests([{"args": [2_000_000], "expected": sum(range(2_000_000))}], "f")
