@@ -239,17 +239,21 @@ class CountingServer:
             if label is PERIODIC_TRIGGER:
                 self._part += total
                 self.periodic_dumps += total > 0
-                if self._budget is not None and self._part > self._budget and not self._kill_sent:
-                    self._kill_sent = True
-                    self._kill()
+                if self._budget is not None and self._part > self._budget:
+                    self._kill_once()
             else:
                 nonce, _, rest = label.partition(" ")
                 self._dumps.setdefault(nonce, []).append((rest, total + self._part))
                 self._part = 0
-                if self._stop_after is not None and len(self._dumps[nonce]) >= self._stop_after and not self._kill_sent:
-                    self._kill_sent = True  # the calls wanted are counted: the rest are not run
-                    self._kill()
+                if self._stop_after is not None and len(self._dumps[nonce]) >= self._stop_after:
+                    self._kill_once()  # the calls wanted are counted: the rest are not run
             self._arrived.notify_all()
+
+    def _kill_once(self) -> None:
+        """The running job's child killed, once however many dumps ask for it (called holding ``_arrived``)."""
+        if not self._kill_sent:
+            self._kill_sent = True
+            self._kill()
 
     def _kill(self) -> None:
         """SIGKILL the running job's child (over its budget, or done with the calls wanted): the server's only child, found from outside the sandbox.

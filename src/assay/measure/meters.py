@@ -276,11 +276,11 @@ class InstructionMeter:
             return []
         if not find_valgrind():
             raise ReferenceUnavailable("the instructions meter needs valgrind (apt-get install valgrind), or use meter cpu-time")
-        positions = self._groups(calls)
         first = len(calls) if count_first is None else max(0, min(int(count_first), len(calls)))
         if not supported()[0]:
             costs = _over_budget(self._call_costs_per_start(sandbox, program, calls[:first], self._groups(calls[:first]), timeout_seconds), budget) if first else []
             return costs + [CallCost(NOT_RUN)] * (len(calls) - first)
+        positions = self._groups(calls)
         limit = None if budget is None else int(budget)
         out: list[CallCost] = [CallCost(NOT_RUN)] * len(calls)
         for function, where in positions.items():
