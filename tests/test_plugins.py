@@ -92,3 +92,15 @@ def test_a_broken_plugin_is_skipped_with_a_warning_naming_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "assay plugin 'broken'" in proc.stderr and "this plugin is broken" in proc.stderr
     assert "humaneval" in proc.stdout
+
+
+def test_a_deferred_function_imports_its_module_at_its_first_call(tmp_path, monkeypatch):
+    (tmp_path / "deferred_target_mod.py").write_text("def double(x, *, by=2):\n    return x * by\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    double = plugins.deferred("deferred_target_mod:double")
+    assert "deferred_target_mod" not in sys.modules
+    assert double(21) == 42 and double(2, by=5) == 10
+    assert "deferred_target_mod" in sys.modules
+    for bad in ("deferred_target_mod", ":double", "deferred_target_mod:"):
+        with pytest.raises(ValueError, match="module:name"):
+            plugins.deferred(bad)

@@ -48,7 +48,7 @@ def test_the_hook_table_says_what_each_builtin_module_implements():
 
 
 HEAVY = ["httpx", "asyncio", "importlib.metadata", "assay.models.spec", "assay.models.openai_compat", "assay.search.engine", "assay.search.presets",
-         "assay.oracles.build", "assay.oracles.pool", "assay.solve", "assay.reward.server", "rich.progress", "llama_cpp", "ray",
+         "assay.oracles.build", "assay.oracles.pool", "assay.solve", "assay.reward.server", "assay.report.commands", "rich.progress", "llama_cpp", "ray",
          "socket", "uuid"]  # fmt: skip
 
 
@@ -325,3 +325,17 @@ def test_assay_eval_starts_one_sandbox_before_parsing_and_leaves_none(tmp_path, 
     assert cli.main(["eval", "--benchmark", "no-such-benchmark", "--samples", str(samples), "--store", str(tmp_path / "s.sqlite")]) == 2
     assert made == [False, False]  # started, then closed unused
     assert set(descendants(os.getpid())) - before == set()
+
+
+def test_assay_eval_launches_its_workers_before_importing_the_evaluation(tmp_path):
+    code = """
+        import glob, sys
+        from assay.cli import _start_eval_sandbox
+        starting = _start_eval_sandbox(["eval", "--benchmark", "humaneval", "--samples", "canonical", "--workers", "1"])
+        launched = sum(len(open(f).read().split()) for f in glob.glob("/proc/self/task/*/children"))  # the worker's process, started
+        print(launched, sorted(m for m in ("assay.evaluate", "assay.store", "assay.report.commands", "rich.console") if m in sys.modules))
+        starting.discard()
+    """
+    proc = run_python(code, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "1 []"

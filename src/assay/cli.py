@@ -49,6 +49,14 @@ def _ks(text: str) -> tuple[int, ...]:
     return ks
 
 
+def _stderr_is_terminal() -> bool:
+    """Asked of the stream, not of a rich Console: making one imports rich, which a run without a bar need not wait for."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced by something without isatty, or closed
+        return False
+
+
 def progress_bar(label: str, count_passed: bool = True) -> tuple[contextlib.AbstractContextManager, Callable[..., None]]:
     """A progress bar on stderr (shown on a terminal, or with ASSAY_PROGRESS=1) and its callback.
 
@@ -56,7 +64,7 @@ def progress_bar(label: str, count_passed: bool = True) -> tuple[contextlib.Abst
     finished, whose ``passed`` is counted. Where no bar is shown, nothing of
     it is even imported (start-up time).
     """
-    if not errors.is_terminal and os.environ.get("ASSAY_PROGRESS") != "1":
+    if not _stderr_is_terminal() and os.environ.get("ASSAY_PROGRESS") != "1":
         return contextlib.nullcontext(), lambda done, total, outcome=None: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -163,7 +171,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _start_eval_sandbox(argv: list[str]):  # -> SandboxStart | None
+def _start_eval_sandbox(argv: list[str]):  # -> assay.sandbox.pool.SandboxStart | None
     """``assay eval`` on this machine: its sandbox's workers start now, while the parser is built and the run set up.
 
     Only the options that shape the sandbox are read here (with the same
@@ -181,11 +189,11 @@ def _start_eval_sandbox(argv: list[str]):  # -> SandboxStart | None
         return None
     if known.ray:
         return None
-    from assay.evaluate import EvalConfig, SandboxStart
     from assay.sandbox.limits import Limits, MiB
+    from assay.sandbox.pool import SandboxStart  # not assay.evaluate: the workers start before it is imported
 
     limits = Limits.for_cpu(known.timeout, memory_bytes=known.memory_mb * MiB)  # as command_eval makes them
-    return SandboxStart.of(EvalConfig(workers=known.workers, limits=limits, timeout_factor=known.timeout_factor, min_cpu_seconds=known.min_timeout))
+    return SandboxStart.of(workers=known.workers, limits=limits, timeout_factor=known.timeout_factor, min_cpu_seconds=known.min_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from assay.evaluate import EvalConfig, SandboxStart, evaluate, write_results
+    from assay.evaluate import EvalConfig, evaluate, sandbox_options, write_results
     from assay.problems import load_benchmark
     from assay.sandbox.limits import Limits, MiB
     from assay.scale import RayJudgeError, judge_for
@@ -250,7 +258,7 @@ def command_eval(args: argparse.Namespace) -> int:
     store = Store(args.store) if args.store else Store()
     progress, on_progress = progress_bar("evaluating")
     early = getattr(args, "early_sandbox", None)  # started by main() before parsing, if it is the one this run needs
-    sandbox = early if early is not None and early.key == SandboxStart.key_of(config) and not getattr(args, "ray", None) else None
+    sandbox = early if early is not None and early.key == sandbox_options(config) and not getattr(args, "ray", None) else None
 
     try:
         with store, judge_for(args, limits, errors.print) as judge, progress:

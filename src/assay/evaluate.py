@@ -24,7 +24,7 @@ from assay.metrics import AggregateMetric, ProblemSamples, bootstrap_ci, eff_at_
 from assay.problems import Problem, Test, load_benchmark
 from assay.samples import Sample, SampleError, canonical_samples, read_samples
 from assay.sandbox.limits import Limits
-from assay.sandbox.pool import Sandbox
+from assay.sandbox.pool import Sandbox, SandboxStart
 from assay.sandbox.verdict import SampleResult, Status
 from assay.store import JUDGED, Store, StoredResult
 
@@ -308,7 +308,7 @@ def evaluate(
     if isinstance(sandbox, SandboxStart):
         starting, sandbox = sandbox, None  # started by the caller (the CLI, before parsing); ours to use or close now
     else:
-        starting = SandboxStart.of(config) if sandbox is None and judge is None else None
+        starting = SandboxStart.of(**sandbox_options(config)) if sandbox is None and judge is None else None
     try:
         return _evaluate(benchmark, samples, config, store, resume, sandbox, on_progress, judge, starting)
     finally:
@@ -316,39 +316,9 @@ def evaluate(
             starting.discard()
 
 
-class SandboxStart:
-    """A Sandbox whose workers are starting (``Sandbox(wait=False)``): ``get`` waits for it, ``discard`` closes it unless taken.
-
-    Made on the caller's thread (bwrap ties a worker's life to the thread that
-    started it), it returns at once; the workers start while the caller goes
-    on. ``key`` says what it was started with (workers, limits, timeout
-    factor, lowest CPU limit), so a caller can tell it is the one it needs.
-    """
-
-    def __init__(self, box: Sandbox, key: Any = None) -> None:
-        self.key = key
-        self._box = box
-        self._taken = False
-
-    @classmethod
-    def of(cls, config: EvalConfig) -> "SandboxStart":
-        """The sandbox ``evaluate`` would make for ``config``, starting."""
-        box = Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds, wait=False)
-        return cls(box, cls.key_of(config))
-
-    @staticmethod
-    def key_of(config: EvalConfig) -> tuple:
-        return (config.workers, config.limits, config.timeout_factor, config.min_cpu_seconds)
-
-    def get(self) -> Sandbox:
-        box = self._box.ready()  # a worker that failed to start raises here; discard() still closes the rest
-        self._taken = True
-        return box
-
-    def discard(self) -> None:
-        if not self._taken:
-            self._taken = True
-            self._box.close()
+def sandbox_options(config: EvalConfig) -> dict[str, Any]:
+    """What of ``config`` shapes the sandbox (a started one is used only if these match)."""
+    return {"workers": config.workers, "limits": config.limits, "timeout_factor": config.timeout_factor, "min_cpu_seconds": config.min_cpu_seconds}
 
 
 def _evaluate(benchmark: str | Path | Sequence[Problem], samples: str | Path | Iterable[Sample | SampleError], config: EvalConfig, store: Store | None,

@@ -239,6 +239,24 @@ def _plugin_manager() -> pluggy.PluginManager:
     return _manager
 
 
+def deferred(target: str) -> Callable[..., Any]:
+    """The function ``module:name`` names, imported at its first call: a plugin registers without importing what it registers.
+
+    For a command's ``configure`` and ``run`` and a report section's
+    ``render``: `assay eval` builds its parser without importing the other
+    commands' modules (start-up time).
+    """
+    module, _, name = target.partition(":")
+    if not module or not name:
+        raise ValueError("a deferred function is named 'module:name', not %r" % target)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(module), name)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = target
+    return call
+
+
 def _load_entry_point(value: str) -> Any:
     """What an entry point's value (``module`` or ``module:attribute.path``, extras ignored) names."""
     module, _, attribute = value.split("[", 1)[0].strip().partition(":")

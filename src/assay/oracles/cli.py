@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from assay.plugins import Command, hookimpl
+from assay.plugins import Command, deferred, hookimpl
 
 DESCRIPTION = __doc__.split("\n\n")[0]
 
@@ -136,21 +136,10 @@ def _call(name: str, args: tuple) -> str:
     return call_text(args, name)
 
 
-def _from_build(name: str) -> Callable[..., Any]:
-    """A function of ``assay.oracles.build``, imported when called: registering ``assay oracles`` imports nothing heavy."""
-
-    def call(*args: Any) -> Any:
-        from assay.oracles import build
-
-        return getattr(build, name)(*args)
-
-    return call
-
-
 @hookimpl
 def register_commands(register: Callable[..., None]) -> None:
     register("diff", Command("find an input on which two programs differ (exit 0: found, 1: none found, 2: bad input)", configure_diff, command_diff, DESCRIPTION))
-    register("oracles", Command("build oracle pools (tests a search may see) for a benchmark, and tally them per kind", _from_build("configure_oracles"), _from_build("command_oracles")))
+    register("oracles", Command("build oracle pools (tests a search may see) for a benchmark, and tally them per kind", deferred("assay.oracles.build:configure_oracles"), deferred("assay.oracles.build:command_oracles")))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 from typing import Callable
 
-from assay.plugins import Command, hookimpl
+from assay.plugins import Command, deferred, hookimpl
 
 
 @hookimpl
 def register_report_sections(register: Callable[..., None]) -> None:
-    from assay.report.sections import ReportSection, lazy
+    from assay.report.sections import ReportSection
 
-    register("summary", ReportSection("Summary", lazy("assay.report.sections.summary")), "pass@k and eff@k with intervals, cost, meter, machine")
-    register("plots", ReportSection("Plots", lazy("assay.report.sections.plots")), "status breakdown, efficiency and speedups, pass@1 against budget")
-    register("compare", ReportSection("Side by side", lazy("assay.report.sections.compare")), "several runs on the same problems: who wins where, what only one solves")
-    register("problems", ReportSection("Problems", lazy("assay.report.sections.problems")), "sortable, filterable problems; each opens to its samples and their evidence")
-    register("tree", ReportSection("Search trees", lazy("assay.report.sections.tree")), "a search run's tree per problem: operator, feedback, score of each node")
+    register("summary", ReportSection("Summary", deferred("assay.report.sections.summary:render")), "pass@k and eff@k with intervals, cost, meter, machine")
+    register("plots", ReportSection("Plots", deferred("assay.report.sections.plots:render")), "status breakdown, efficiency and speedups, pass@1 against budget")
+    register("compare", ReportSection("Side by side", deferred("assay.report.sections.compare:render")), "several runs on the same problems: who wins where, what only one solves")
+    register("problems", ReportSection("Problems", deferred("assay.report.sections.problems:render")), "sortable, filterable problems; each opens to its samples and their evidence")
+    register("tree", ReportSection("Search trees", deferred("assay.report.sections.tree:render")), "a search run's tree per problem: operator, feedback, score of each node")
 
 
 @hookimpl
 def register_commands(register: Callable[..., None]) -> None:
-    from assay.report import commands
-
-    register("runs", Command("list stored runs; `runs show ID` summarises one, `runs export ID` writes its samples", commands.configure_runs, commands.command_runs))
-    register("report", Command("write a self-contained HTML report of one or more runs", commands.configure_report, commands.command_report))
+    register("runs", Command("list stored runs; `runs show ID` summarises one, `runs export ID` writes its samples",
+                             deferred("assay.report.commands:configure_runs"), deferred("assay.report.commands:command_runs")))  # fmt: skip
+    register("report", Command("write a self-contained HTML report of one or more runs",
+                               deferred("assay.report.commands:configure_report"), deferred("assay.report.commands:command_report")))  # fmt: skip

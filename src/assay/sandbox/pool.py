@@ -8,7 +8,7 @@ import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from assay.problems.model import CallTest, Problem
 from assay.sandbox.calls import Call, CallBatch, Mode, run_batch
@@ -345,3 +345,33 @@ class Sandbox:
     @property
     def pid_namespace_per_run(self) -> bool:
         return bool(self._workers[0].hello.get("pid_namespace_per_run"))
+
+
+class SandboxStart:
+    """A Sandbox whose workers are starting (``Sandbox(wait=False)``): ``get`` waits for it, ``discard`` closes it unless taken.
+
+    Made on the caller's thread (bwrap ties a worker's life to the thread that
+    started it), it returns at once; the workers start while the caller goes
+    on. ``key`` is what it was started with (the Sandbox's options), so a
+    caller can tell it is the one it needs.
+    """
+
+    def __init__(self, box: Sandbox, key: Any = None) -> None:
+        self.key = key
+        self._box = box
+        self._taken = False
+
+    @classmethod
+    def of(cls, **options: Any) -> "SandboxStart":
+        """``Sandbox(**options)``, starting; ``key`` is ``options``."""
+        return cls(Sandbox(**options, wait=False), options)
+
+    def get(self) -> Sandbox:
+        box = self._box.ready()  # a worker that failed to start raises here; discard() still closes the rest
+        self._taken = True
+        return box
+
+    def discard(self) -> None:
+        if not self._taken:
+            self._taken = True
+            self._box.close()

@@ -12,7 +12,6 @@ or a model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:  # cheap to import: every command loads the registry, and with it this module
@@ -40,12 +39,3 @@ class ReportSection:
     title: str
     render: "Callable[[ReportContext], Fragment | None]"
 
-
-def lazy(module: str) -> "Callable[[ReportContext], Fragment | None]":
-    """A section's ``render`` that imports ``module`` (and calls its ``render``) only when a report is written."""
-
-    def render(context: ReportContext) -> "Fragment | None":
-        return import_module(module).render(context)
-
-    render.__qualname__ = "%s.render" % module
-    return render
