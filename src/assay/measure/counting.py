@@ -704,7 +704,7 @@ class CountCache:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         if path is None:
-            from assay.models.fetch import cache_root
+            from assay.paths import cache_root
 
             path = cache_root() / "counts.sqlite"
         Path(path).parent.mkdir(parents=True, exist_ok=True)

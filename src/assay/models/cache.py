@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from assay.models.base import Completion, GenerationParams, Message, Model, Usage, aclose_model
-from assay.models.fetch import cache_root
+from assay.paths import cache_root
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """

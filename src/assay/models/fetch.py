@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from assay.models.base import ModelError
+from assay.paths import cache_root
 
 Progress = Callable[[str], None]
 _CHUNK = 1 << 20
@@ -58,15 +59,6 @@ class GGUFRecipe:
     parts: tuple[WheelMember, ...]
     sha256: str
     size: int
-
-
-def cache_root() -> Path:
-    """assay's cache directory: ``$ASSAY_CACHE_DIR``, else ``$XDG_CACHE_HOME/assay``, else ``~/.cache/assay``."""
-    if configured := os.environ.get("ASSAY_CACHE_DIR"):
-        return Path(configured).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "assay"
 
 
 def models_dir() -> Path:

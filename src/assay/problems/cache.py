@@ -21,16 +21,14 @@ import tempfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from assay.paths import cache_root
+
 T = TypeVar("T")
 FORMAT = 1
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("ASSAY_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "problems"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "assay" / "problems"
+    return cache_root() / "problems"
 
 
 def cache_key(name: str, data_file: Path) -> str:

@@ -21,6 +21,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from assay.paths import cache_root
+
 HARNESS_SOURCE = Path(__file__).parent / "harness"
 ENTRY = "zygote_start.py"
 
@@ -32,14 +34,6 @@ def bytecode_path(root: Path, module: str) -> Path:
 def _remove(root: Path, owner: int) -> None:
     if os.getpid() == owner:  # not from a forked child that inherited the hook
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _cache_root() -> Path:
-    root = os.environ.get("ASSAY_CACHE_DIR")
-    if root:
-        return Path(root).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "assay"
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +49,7 @@ def harness_image() -> Path:
     digest = hashlib.sha256(repr((sys.version, sys.implementation.cache_tag)).encode())
     for source in sources:
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
-    cached = _cache_root() / "harness" / digest.hexdigest()[:24]
+    cached = cache_root() / "harness" / digest.hexdigest()[:24]
     if (cached / ENTRY).is_file():  # the stub is written last: its presence means the image is whole
         return cached
     try:
