@@ -153,3 +153,32 @@ def test_recordings_are_bounded_and_a_script_that_keeps_missing_is_no_longer_rep
     for _ in range(replay.MAX_MISSES_AHEAD + 1):
         calls.outcome(key, hit=False)
     assert calls.recorded(key) is None
+
+
+def test_recordings_saved_by_one_sandbox_are_replayed_by_the_next_from_its_first_run(tmp_path, monkeypatch, sent):
+    monkeypatch.setenv("ASSAY_CACHE_DIR", str(tmp_path / "cache"))
+    with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as first:
+        live = first.run(ADD, CANDIDATES["wrong"])
+        first.run(ADD, CANDIDATES["correct"])  # the longest run is the one kept
+    assert (tmp_path / "cache" / "script-calls.json").is_file()
+    sent.clear()
+    with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as second:  # as a new process would: nothing in memory
+        replayed = second.run(ADD, CANDIDATES["wrong"])
+    assert described(replayed) == described(live)
+    assert len(sent.of("call")) == 0 and len(sent.of("start")) == 1  # its first run, one batch
+
+
+def test_a_damaged_or_stale_recording_file_costs_a_live_run_not_a_verdict(tmp_path, sent):
+    path = tmp_path / "script-calls.json"
+    key = ScriptCalls.key("t/replay-add", "check", "\0\0" + DRAWS)
+    for content in ("{not json", '{"format": 1, "recordings": {"%s": 5}}' % ScriptCalls._digest(key), '{"format": 99}'):
+        path.write_text(content)
+        assert ScriptCalls(path).recorded(key) is None
+    # a recording of calls this script no longer makes: the replay misses and the script runs live
+    path.write_text('{"format": 1, "recordings": {"%s": [["add", "[1, 2]", "{}"]]}}' % ScriptCalls._digest(key))
+    with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as box:
+        box._script_calls = ScriptCalls(path)
+        sent.clear()
+        result = box.run(ADD, CANDIDATES["correct"])
+        assert result.passed and len(sent.of("call")) == 12  # live, call by call
+    assert len(ScriptCalls(path).recorded(key)) == 12  # the live run's calls replaced the stale recording on close

@@ -10,6 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
+from assay.paths import cache_root
 from assay.problems.model import CallTest, Problem
 from assay.sandbox.calls import Call, CallBatch, Mode, run_batch
 from assay.sandbox.cgroups import CgroupLimiter
@@ -115,8 +116,8 @@ class Sandbox:
         self._calibrated: dict[tuple[str, str], Limits] = {}
         self._calibrated_tasks: set[str] = set()
         self._calibration_lock = threading.Lock()
-        # what script tests called last time: their next run is one batch
-        self._script_calls = ScriptCalls()
+        # what script tests called last time, in this process or an earlier one: their next run is one batch
+        self._script_calls = ScriptCalls(cache_root() / "script-calls.json")
         self._closed = False
         self._isolation: IsolationPlan | None = None
         self._ready_lock = threading.Lock()
@@ -165,6 +166,7 @@ class Sandbox:
         self._closed = True
         for worker in self._workers:
             worker.ask_to_exit()  # all at once; each close below then waits for its own
+        self._script_calls.save()
         for worker in self._workers:
             worker.close()
 

@@ -20,12 +20,20 @@ verdict is decided by the same trusted script on the same replies either
 way; calls the batch made beyond what the script asked for are never looked
 at. A script whose calls change from run to run stops being replayed after a
 few misses.
+
+A Sandbox keeps its recordings in assay's cache directory between processes
+(``ScriptCalls(path)``), so a new ``assay eval`` replays from its first
+sample: a recording is only ever a guess at the calls, checked call by call
+as above, so one from an older run, or a damaged file, costs a live run and
+never a verdict.
 """
 
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
+import os
 import random
 import threading
 import types
@@ -40,6 +48,8 @@ CallKey = tuple[str, str, str]
 MAX_MISSES_AHEAD = 3  # misses beyond hits after which a script is no longer replayed
 MAX_RECORDING_BYTES = 4 << 20  # a script whose calls' arguments weigh more is not recorded
 MAX_RECORDINGS = 4096  # scripts remembered, least recently used forgotten first
+MAX_FILE_BYTES = 16 << 20  # recordings kept on disk, most recently used first
+FILE_FORMAT = 1
 
 
 class ReplayMissed(BaseException):
@@ -63,19 +73,34 @@ class _Recording:
 
 
 class ScriptCalls:
-    """The calls each script test made in its longest live run (thread-safe)."""
+    """The calls each script test made in its longest live run (thread-safe).
 
-    def __init__(self) -> None:
+    With a ``path``, recordings saved there by earlier processes are read at
+    the first lookup, and :meth:`save` writes this process's back.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self._lock = threading.Lock()
         self._recordings: OrderedDict[tuple[str, str, str], _Recording] = OrderedDict()
+        self._path = path
+        self._saved: dict[str, tuple[CallKey, ...]] | None = None  # read from path, by digest of key
+        self._changed = False
 
     @staticmethod
     def key(task_id: str, test_name: str, source: str) -> tuple[str, str, str]:
         return task_id, test_name, source
 
+    @staticmethod
+    def _digest(key: tuple[str, str, str]) -> str:
+        return hashlib.sha256("\0".join(key).encode("utf-8", "surrogateescape")).hexdigest()
+
     def recorded(self, key: tuple[str, str, str]) -> tuple[CallKey, ...] | None:
         with self._lock:
             recording = self._recordings.get(key)
+            if recording is None and self._path is not None:
+                calls = self._read().get(self._digest(key))
+                if calls:
+                    recording = self._recordings[key] = _Recording(calls)
             if recording is None or not recording.calls or recording.misses > recording.hits + MAX_MISSES_AHEAD:
                 return None
             self._recordings.move_to_end(key)
@@ -89,6 +114,7 @@ class ScriptCalls:
             recording = self._recordings.setdefault(key, _Recording(()))
             if len(calls) > len(recording.calls):
                 recording.calls = tuple(calls)
+                self._changed = True
             while len(self._recordings) > MAX_RECORDINGS:
                 self._recordings.popitem(last=False)
 
@@ -100,6 +126,52 @@ class ScriptCalls:
                     recording.hits += 1
                 else:
                     recording.misses += 1
+
+
+    def _read(self) -> dict[str, tuple[CallKey, ...]]:
+        """The recordings on disk (read once; nothing if the file is missing or not ours)."""
+        if self._saved is None:
+            self._saved = {}
+            try:
+                with open(self._path, encoding="utf-8") as file:  # type: ignore[arg-type]
+                    data = json.load(file)
+                if data.get("format") == FILE_FORMAT:
+                    for digest, calls in data["recordings"].items():
+                        self._saved[str(digest)] = tuple((str(f), str(a), str(k)) for f, a, k in calls)
+            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                self._saved = {}
+        return self._saved
+
+    def save(self) -> None:
+        """Write the recordings to ``path`` (with those of other processes it holds), if any changed; failures are ignored."""
+        if self._path is None:
+            return
+        with self._lock:
+            if not self._changed:
+                return
+            self._changed = False
+            mine = {self._digest(key): r.calls for key, r in reversed(self._recordings.items()) if r.calls}
+        self._saved = None  # read again: another process may have saved since
+        merged = {**mine, **{d: c for d, c in self._read().items() if d not in mine}}  # ours first: most recent
+        kept: dict[str, list] = {}
+        size = 0
+        for digest, calls in merged.items():
+            size += len(digest) + sum(len(f) + len(a) + len(k) + 16 for f, a, k in calls)
+            if size > MAX_FILE_BYTES or len(kept) >= MAX_RECORDINGS:
+                break
+            kept[digest] = [list(call) for call in calls]
+        path = os.fspath(self._path)
+        temporary = "%s.%d.%d" % (path, os.getpid(), threading.get_ident())
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(temporary, "w", encoding="utf-8") as file:
+                json.dump({"format": FILE_FORMAT, "recordings": kept}, file)
+            os.replace(temporary, path)
+        except OSError:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
 
 
 def _seeded_random(seed: int) -> types.ModuleType:
