@@ -327,12 +327,14 @@ def test_assay_eval_starts_one_sandbox_before_parsing_and_leaves_none(tmp_path, 
     assert set(descendants(os.getpid())) - before == set()
 
 
-def test_assay_eval_launches_its_workers_before_importing_the_evaluation(tmp_path):
+def test_assay_eval_launches_its_workers_before_importing_the_evaluation_and_rich(tmp_path):
     code = """
         import glob, sys
         from assay.cli import _start_eval_sandbox
         starting = _start_eval_sandbox(["eval", "--benchmark", "humaneval", "--samples", "canonical", "--workers", "1"])
         launched = sum(len(open(f).read().split()) for f in glob.glob("/proc/self/task/*/children"))  # the worker's process, started
+        from assay import cli
+        cli.progress_bar("evaluating"), cli.errors.print  # what command_eval sets up before judging (stderr is a pipe: no bar)
         print(launched, sorted(m for m in ("assay.evaluate", "assay.store", "assay.report.commands", "rich.console") if m in sys.modules))
         starting.discard()
     """

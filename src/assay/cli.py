@@ -20,12 +20,19 @@ class _Console:
         self._options = options
         self._console: Any = None
 
-    def __getattr__(self, name: str) -> Any:
+    def _made(self) -> Any:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        """Console.print; ``errors.print`` handed on as a callback makes no Console until it prints."""
+        self._made().print(*objects, **options)
 
 
 def _table(*args: Any, **kwargs: Any) -> Any:
