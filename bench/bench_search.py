@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--no-equal-tokens", action="store_true", help="skip best-of-n at equal tokens")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--section", default=None, help="the docs/benchmarks.md section to write (default: search, or search-BENCHMARK); e.g. search-tree for the tree presets")
     args = parser.parse_args(argv)
     load_before = load_average()
     problems = load_benchmark(args.benchmark)[: args.limit]
@@ -114,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_section(args, problems, rows: list[dict], command: str, load_before, finished: bool) -> None:
     greedy = rows[0]
-    section = "search" if args.benchmark == "humaneval" else "search-%s" % args.benchmark
+    section = args.section or ("search" if args.benchmark == "humaneval" else "search-%s" % args.benchmark)
     plot = plot_rows(rows, Path(__file__).resolve().parent.parent / "docs" / ("%s.svg" % section), "%s, first %d problems" % (args.benchmark, len(problems)))
     body = "\n".join([
-        "## Search presets against greedy and best-of-n at equal tokens (%s)" % args.benchmark,
+        "## Search presets against greedy and best-of-n at equal tokens (%s%s)" % (args.benchmark, "" if args.section is None else ", %s" % args.section),
         "",
         "Command: `%s`  " % command,
         "Date: %s, revision %s  " % (today(), git_revision()),
