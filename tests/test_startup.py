@@ -29,10 +29,10 @@ from assay import plugins
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_python(code: str, tmp_path: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
+def run_python(code: str, tmp_path: Path, extra_path: Path | None = None, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     env = {**os.environ, "ASSAY_CACHE_DIR": str(tmp_path / "cache"), "ASSAY_HOME": str(tmp_path / "home")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(extra_path) if extra_path else "", str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
 
 
 def test_the_hook_table_says_what_each_builtin_module_implements():
@@ -341,3 +341,30 @@ def test_assay_eval_launches_its_workers_before_importing_the_evaluation_and_ric
     proc = run_python(code, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "1 []"
+
+
+def test_the_assay_command_exits_with_the_commands_code_after_its_exit_handlers_and_output(tmp_path):
+    """``entry`` skips the interpreter's teardown, not what a normal exit guarantees."""
+    code = """
+        import atexit, sys, threading, time
+        from assay.cli import entry
+        done = []
+        def late():
+            time.sleep(0.3)
+            done.append(1)
+        threading.Thread(target=late).start()  # not a daemon: waited for, as at a normal exit
+        atexit.register(lambda: print("exit handler ran, thread done: %s" % bool(done)))
+        sys.stdout.write("buffered, no newline")  # flushed before the process ends
+        sys.argv = ["assay"] + sys.argv[1:]
+        entry()
+        print("never printed: entry() does not return")
+    """
+    ok = run_python(code, tmp_path, args=("plugins",))
+    assert ok.returncode == 0, ok.stderr
+    assert "humaneval" in ok.stdout and ok.stdout.rstrip().endswith("exit handler ran, thread done: True") and "buffered, no newline" in ok.stdout
+    assert "never printed" not in ok.stdout
+    bad = run_python(code, tmp_path, args=("eval", "--benchmark", "no-such-benchmark", "--samples", "canonical"))
+    assert bad.returncode == 2 and "no-such-benchmark" in bad.stderr and "exit handler ran" in bad.stdout
+    raising = run_python(textwrap.dedent(code).replace("entry()", "import assay.cli as c; c.main = lambda: 1 / 0; entry()"), tmp_path)
+    assert raising.returncode == 1 and "ZeroDivisionError" in raising.stderr and "exit handler ran" in raising.stdout  # the usual way out
+

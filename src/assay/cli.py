@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import gc
 import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +44,8 @@ def _table(*args: Any, **kwargs: Any) -> Any:
 
     return Table(*args, **kwargs)
 
+
+GC_YOUNG_THRESHOLD = 50_000  # allocations between young-generation collections (Python's default: 700)
 
 console = _Console(stderr=False)
 errors = _Console(stderr=True)
@@ -480,5 +485,32 @@ def command_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def entry() -> None:
+    """The ``assay`` command: :func:`main`, then out without the interpreter's teardown.
+
+    A command that returns has closed its store and sandbox; what is left is
+    Python freeing every object one by one and collecting a heap with no
+    garbage worth the time (60-80 ms after `assay eval` on 164 samples, as
+    long as judging 30 of them). So: exit handlers run, output is flushed,
+    and the process ends (mypy exits the same way). The collector also runs
+    less often while the command works (its young-generation passes over
+    freshly loaded problems and results cost another 30-40 ms per eval); a
+    command that raises leaves the usual way, traceback and all.
+    """
+    gc.set_threshold(GC_YOUNG_THRESHOLD)
+    code = main()
+    # what interpreter shutdown does before tearing down: wait for threads that are not daemons, run the exit handlers
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away (`assay ... | head`), or a closed stream
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
