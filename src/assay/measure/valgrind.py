@@ -15,7 +15,6 @@ decoding the inputs cancel out. Exactly repeatable with ``PYTHONHASHSEED=0``.
 
 from __future__ import annotations
 
-import ast
 import base64
 import os
 import re
@@ -25,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+from assay import pyast
 from assay.measure.harness_job import HARNESS_PATH, HarnessError, HarnessJob, harness_command
 from assay.sandbox.pool import Sandbox
 from assay.sandbox.worker import InfraError
@@ -138,7 +138,7 @@ def instruction_counts(sandbox: Sandbox, python: str, jobs: Sequence[tuple[str, 
     if reply.status != "exited" or reply.exit_code != 0:
         raise InfraError("valgrind driver ended with %s %s: %s" % (reply.status, reply.exit_code, (reply.stderr or reply.message or "")[-500:]))
     try:
-        records = [ast.literal_eval(line) for line in (reply.files.get("records.txt") or "").splitlines() if line.strip()]
+        records = [pyast.literal_eval(line) for line in (reply.files.get("records.txt") or "").splitlines() if line.strip()]
     except (ValueError, SyntaxError) as exc:
         raise InfraError("unreadable harness records: %s" % exc) from exc
     counts = _parse_logs(reply.files.get("logs.txt") or "")

@@ -31,6 +31,8 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from assay import pyast
+
 if TYPE_CHECKING:
     from assay.problems.model import Problem
 
@@ -271,7 +273,7 @@ def _complete_with_prompt(
 @functools.lru_cache(maxsize=64)
 def _parse(code: str) -> ast.Module | None:
     try:
-        return ast.parse(code)
+        return pyast.parse(code)
     except (SyntaxError, ValueError):  # ValueError: null bytes
         return None
 
@@ -426,7 +428,7 @@ def program_from_reply(reply: str, problem: "Problem") -> tuple[str | None, str]
 def _only_words(body: str) -> bool:
     """True when a body is nothing but bare names or strings ("nope", "TODO")."""
     try:
-        tree = ast.parse(textwrap.dedent(body.strip("\n")))
+        tree = pyast.parse(textwrap.dedent(body.strip("\n")))
     except (SyntaxError, ValueError):
         return False
     return all(isinstance(s, ast.Expr) and isinstance(s.value, (ast.Name, ast.Constant)) for s in tree.body)

@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
+from assay import pyast
 from assay.models.accounting import Ledger, MeteredModel
 from assay.models.base import GenerationParams, Model
 from assay.models.extract import program_from_reply
@@ -135,7 +136,7 @@ def build_pool(module: Module, problem: Problem, tests: TestInputs | None, gener
 def module_doc_problem(module: Module, problem: Problem) -> Problem | None:
     """The module's docstring as if it were the function's, for its ``>>> function(...)`` examples; None without one."""
     try:
-        doc = ast.get_docstring(ast.parse(module.source), clean=False)
+        doc = ast.get_docstring(pyast.parse(module.source), clean=False)
     except SyntaxError:
         return None
     if not doc or ">>>" not in doc:

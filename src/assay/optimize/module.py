@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay import pyast
+
 
 class BadTarget(ValueError):
     """What makes ``assay optimize`` exit 2: a target that is not ``path.py::function`` of a readable module defining it."""
@@ -72,7 +74,7 @@ def load_module(path: Path, name: str) -> Module:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadTarget("cannot read %s: %s" % (path, exc)) from None
     try:
-        tree = ast.parse(source, filename=str(path))
+        tree = pyast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise BadTarget("%s does not parse: %s (line %s)" % (path, exc.msg, exc.lineno)) from None
     for node in tree.body:
@@ -100,7 +102,7 @@ def _bound(node: ast.stmt) -> set[str]:
 
 def bound_names(source: str) -> set[str]:
     """The names a module's top level binds (definitions, assignments, imports; not ``from __future__`` features)."""
-    return set().union(*(_bound(n) for n in ast.parse(source).body if not (isinstance(n, ast.ImportFrom) and n.module == "__future__")))
+    return set().union(*(_bound(n) for n in pyast.parse(source).body if not (isinstance(n, ast.ImportFrom) and n.module == "__future__")))
 
 
 def splice(module: Module, program: str | None) -> tuple[str, str] | None:
@@ -113,7 +115,7 @@ def splice(module: Module, program: str | None) -> tuple[str, str] | None:
     if not program:
         return None
     try:
-        tree = ast.parse(program)
+        tree = pyast.parse(program)
     except SyntaxError:
         return None
     lines = program.splitlines(keepends=True)
@@ -147,7 +149,7 @@ class TestInputs:
 
 def _literal(node: ast.AST) -> tuple[bool, Any]:
     try:
-        return True, ast.literal_eval(node)
+        return True, pyast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False, None
 
@@ -174,7 +176,7 @@ def _call_args(node: ast.Call) -> tuple | None:
 def read_tests(path: Path, name: str) -> TestInputs:
     """Calls of ``name`` (or ``anything.name``) with literal arguments in a tests file; ``assert name(...) == literal`` also gives the expected value."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = pyast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except FileNotFoundError:
         raise BadTarget("no such tests file: %s" % path) from None
     except (OSError, UnicodeDecodeError) as exc:

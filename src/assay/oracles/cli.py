@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from assay import pyast
 from assay.plugins import Command, deferred, hookimpl
 
 DESCRIPTION = __doc__.split("\n\n")[0]
@@ -44,7 +45,7 @@ def configure_diff(parser: argparse.ArgumentParser) -> None:
 
 def parse_seed(text: str) -> tuple:
     try:
-        value = ast.literal_eval(text.strip())
+        value = pyast.literal_eval(text.strip())
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise BadInput("--seed-input %r is not a Python literal" % text) from None
     return value if type(value) is tuple else (value,)
@@ -58,7 +59,7 @@ def read_program(path: Path, entry_point: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput("cannot read %s: %s" % (path, exc)) from None
     try:
-        tree = ast.parse(source, filename=str(path))
+        tree = pyast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise BadInput("%s does not parse: %s (line %s)" % (path, exc.msg, exc.lineno)) from None
     if entry_point not in _top_level_names(tree):

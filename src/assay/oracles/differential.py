@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from assay import pyast
 from assay.oracles import OracleContext
 from assay.oracles.pool import OracleKind
 from assay.plugins import hookimpl
@@ -297,7 +298,7 @@ _ANNOTATIONS = {"int": Shape("int", 0, 10), "float": Shape("float", 0.0, 10.0), 
 def shapes_from_signature(program: str, entry_point: str) -> list[Shape] | None:
     """Shapes from the entry point's annotations (``List[int]``, ``str``, ...), read with ``ast`` (never run); None if it is not defined."""
     try:
-        tree = ast.parse(program)
+        tree = pyast.parse(program)
     except SyntaxError:
         return None
     for node in tree.body:
@@ -315,7 +316,7 @@ def _annotation_shape(node: ast.AST | None) -> Shape:
         return UNANNOTATED
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         try:
-            return _annotation_shape(ast.parse(node.value, mode="eval").body)
+            return _annotation_shape(pyast.parse(node.value, mode="eval").body)
         except SyntaxError:
             return Shape("int", 0, 10)
     if isinstance(node, ast.Constant) and node.value is None:

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
+from assay import pyast
 from assay.oracles import OracleContext
 from assay.oracles.pool import Discarded, OracleKind, OraclePool, OracleTest, Provenance
 from assay.plugins import hookimpl
@@ -100,7 +101,7 @@ class _Function:
 
 def _function_text(prompt: str, entry_point: str) -> _Function:
     try:
-        tree = ast.parse(prompt)
+        tree = pyast.parse(prompt)
     except SyntaxError:
         return _Function(prompt, None, frozenset())
     defined: set[str] = set()
@@ -213,7 +214,7 @@ def _top_level(text: str) -> list[bool]:
 
 def _literal(node: ast.AST, what: str) -> Any:
     try:
-        return ast.literal_eval(node)
+        return pyast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise Unparseable("%s is not a literal: %s" % (what, _one_line(ast.unparse(node), 60))) from None
 
@@ -221,7 +222,7 @@ def _literal(node: ast.AST, what: str) -> Any:
 def parse_call(text: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The literal arguments of a call written as ``name(...)``."""
     try:
-        node = ast.parse(text.strip(), mode="eval").body
+        node = pyast.parse(text.strip(), mode="eval").body
     except SyntaxError:
         raise Unparseable("the call does not parse") from None
     if not isinstance(node, ast.Call):
@@ -272,7 +273,7 @@ def _longest_literal(text: str) -> tuple[Any] | None:
         if re.fullmatch(r"-?\d+\.", head):
             continue  # "16." at the end of a sentence is 16, tried next
         try:
-            value = ast.literal_eval(head)
+            value = pyast.literal_eval(head)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             continue
         return (value,)
@@ -397,7 +398,7 @@ def _doctest_example(source: str, output: str, entry_point: str, is_entry: Calla
         comparison, abs_tol, rel_tol = _expected_test(expected)
         return Example(args, expected, source, "doctest", comparison, abs_tol, rel_tol, kwargs)
     try:
-        node = ast.parse(source, mode="eval").body
+        node = pyast.parse(source, mode="eval").body
     except SyntaxError:
         node = None
     calls = [n for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == entry_point] if node is not None else []

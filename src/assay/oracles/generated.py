@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from assay import pyast
 from assay.models.base import Message
 from assay.models.extract import clean_reply, find_fenced_blocks
 from assay.oracles import OracleContext
@@ -111,7 +112,7 @@ def _call_parts(node: ast.expr, entry_point: str) -> tuple[tuple, dict] | str:
         if isinstance(arg, ast.Starred):
             return "starred argument %s" % ast.unparse(arg)
         try:
-            args.append(ast.literal_eval(arg))
+            args.append(pyast.literal_eval(arg))
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return "argument is not a literal: %s" % ast.unparse(arg)[:120]
     kwargs = {}
@@ -119,7 +120,7 @@ def _call_parts(node: ast.expr, entry_point: str) -> tuple[tuple, dict] | str:
         if keyword.arg is None:
             return "** argument %s" % ast.unparse(keyword.value)[:120]
         try:
-            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
+            kwargs[keyword.arg] = pyast.literal_eval(keyword.value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return "argument is not a literal: %s" % ast.unparse(keyword.value)[:120]
     return tuple(args), kwargs
@@ -127,7 +128,7 @@ def _call_parts(node: ast.expr, entry_point: str) -> tuple[tuple, dict] | str:
 
 def _literal(node: ast.expr) -> tuple[bool, Any]:
     try:
-        return True, ast.literal_eval(node)
+        return True, pyast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False, None
 
@@ -163,7 +164,7 @@ def parse_assert(statement: ast.Assert, entry_point: str) -> GeneratedTest | str
 
 def _statements(code: str) -> list[ast.stmt] | str:
     try:
-        return ast.parse(code).body
+        return pyast.parse(code).body
     except SyntaxError as error:
         whole = "%s (line %s)" % (error.msg, error.lineno)
     # one bad line must not lose the others: each line that starts an assert, alone
@@ -171,7 +172,7 @@ def _statements(code: str) -> list[ast.stmt] | str:
     for line in code.splitlines():
         if line.strip().startswith("assert"):
             try:
-                found.extend(ast.parse(line.strip()).body)
+                found.extend(pyast.parse(line.strip()).body)
             except SyntaxError:
                 continue
     return found if found else "not valid Python: %s" % whole

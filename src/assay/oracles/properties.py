@@ -60,6 +60,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from assay import pyast
 from assay.models.base import Message
 from assay.models.extract import clean_reply, find_fenced_blocks
 from assay.oracles import OracleContext
@@ -199,7 +200,7 @@ def parse_properties(reply: str) -> tuple[list[PropertySpec], list[tuple[str, st
     if not code.strip():
         return [], [("reply", "no code in the reply")]
     try:
-        tree = ast.parse(code)
+        tree = pyast.parse(code)
     except SyntaxError as error:
         if not fenced:
             return [], [("reply", "no code in the reply: no ```python block, and the text is not Python")]

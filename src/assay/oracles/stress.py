@@ -53,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
+from assay import pyast
 from assay.models.base import Message
 from assay.models.extract import clean_reply, find_fenced_blocks
 from assay.oracles import OracleContext
@@ -154,7 +155,7 @@ def entry_arity(problem: Problem) -> tuple[int, int | None] | None:
     tree = None
     for text in (prompt, prompt.rstrip() + "\n    pass\n"):
         try:
-            tree = ast.parse(text)
+            tree = pyast.parse(text)
             break
         except SyntaxError:
             continue
@@ -195,7 +196,7 @@ def parse_generator(reply: str) -> GeneratorSpec | str:
     if not code.strip():
         return "no code in the reply"
     try:
-        tree = ast.parse(code)
+        tree = pyast.parse(code)
     except SyntaxError as error:
         if not blocks:
             return "no code in the reply: no ```python block, and the text is not Python"

@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from assay import pyast
 from assay.problems.model import CallTest, ScriptTest, Test
 
 SAFE_BUILTINS: frozenset[str] = frozenset(
@@ -87,7 +88,7 @@ def convert_check(
 
 def _convert(test_source: str, entry: str) -> list[CallTest]:
     try:
-        module = ast.parse(test_source)
+        module = pyast.parse(test_source)
     except SyntaxError as exc:
         raise NotConvertible(f"test source does not parse: {exc}") from None
     modules: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from assay import sealing
+from assay import pyast, sealing
 from assay.plugins import COMPARISONS
 from assay.problems.model import CallTest, InputGenerator, Problem, ScriptTest, StdioTest, Test, Trust
 
@@ -212,13 +212,13 @@ _SPECIAL_FLOATS = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 def parse_python_literal(text: str) -> Any:
     """``ast.literal_eval`` plus ``frozenset(...)``, ``complex(float, float)`` and
     ``float('inf' | '-inf' | 'nan')``."""
-    tree = ast.parse(text.strip(), mode="eval")
+    tree = pyast.parse(text.strip(), mode="eval")
 
     class Specials(ast.NodeTransformer):
         def visit_Call(self, node: ast.Call) -> ast.AST:
             func = node.func.id if isinstance(node.func, ast.Name) else None
             if func == "frozenset" and not node.keywords and len(node.args) <= 1:
-                inner = ast.literal_eval(self.visit(node.args[0])) if node.args else ()
+                inner = pyast.literal_eval(self.visit(node.args[0])) if node.args else ()
                 return ast.Constant(frozenset(inner))
             if (
                 func == "float"
@@ -229,13 +229,13 @@ def parse_python_literal(text: str) -> Any:
             ):
                 return ast.Constant(_SPECIAL_FLOATS[str(node.args[0].value).lower()])
             if func == "complex" and not node.keywords and len(node.args) == 2:
-                real, imag = (ast.literal_eval(self.visit(arg)) for arg in node.args)
+                real, imag = (pyast.literal_eval(self.visit(arg)) for arg in node.args)
                 if type(real) is float and type(imag) is float:
                     return ast.Constant(complex(real, imag))
             self.generic_visit(node)
             return node
 
-    return ast.literal_eval(Specials().visit(tree).body)
+    return pyast.literal_eval(Specials().visit(tree).body)
 
 
 def python_literal(value: Any) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 
+from assay import pyast
+
 
 def helper_code(prompt: str, entry_point: str) -> str:
     """Everything in ``prompt`` except the ``entry_point`` function itself.
@@ -14,9 +16,9 @@ def helper_code(prompt: str, entry_point: str) -> str:
     outside the entry point are kept. Returns ``""`` when nothing is left.
     """
     try:
-        module = ast.parse(prompt)
+        module = pyast.parse(prompt)
     except SyntaxError:
-        module = ast.parse(prompt + "\n    pass\n")  # a bare signature with no body yet
+        module = pyast.parse(prompt + "\n    pass\n")  # a bare signature with no body yet
     entry = None
     for stmt in module.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == entry_point:

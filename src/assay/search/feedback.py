@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from assay import pyast
 from assay.problems.model import CallTest, Problem
 from assay.sandbox.calls import Call
 from assay.sandbox.compare import short_repr
@@ -132,7 +133,7 @@ def _function_lines(program: str, entry_point: str) -> list[str]:
     import ast
 
     try:
-        tree = ast.parse(program)
+        tree = pyast.parse(program)
     except SyntaxError:
         return []
     lines = program.splitlines()
