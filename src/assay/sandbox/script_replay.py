@@ -127,7 +127,6 @@ class ScriptCalls:
                 else:
                     recording.misses += 1
 
-
     def _read(self) -> dict[str, tuple[CallKey, ...]]:
         """The recordings on disk (read once; nothing if the file is missing or not ours)."""
         if self._saved is None:
@@ -151,8 +150,8 @@ class ScriptCalls:
                 return
             self._changed = False
             mine = {self._digest(key): r.calls for key, r in reversed(self._recordings.items()) if r.calls}
-        self._saved = None  # read again: another process may have saved since
-        merged = {**mine, **{d: c for d, c in self._read().items() if d not in mine}}  # ours first: most recent
+            self._saved = None  # read again: another process may have saved since
+            merged = {**mine, **{d: c for d, c in self._read().items() if d not in mine}}  # ours first: most recent
         kept: dict[str, list] = {}
         size = 0
         for digest, calls in merged.items():
