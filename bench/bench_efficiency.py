@@ -91,6 +91,7 @@ def run_set(sandbox: Sandbox, evaluator: EfficiencyEvaluator, set_name: str, pro
         "seconds": elapsed,
         "correctness_seconds": correctness_seconds,
         "scores": {t: e.score for t, _, e in measured},
+        "levels": {t: [[c.level, c.status, c.value] for c in e.levels] for t, _, e in rows},  # what each score came from
         "failed": [t for t, p, _ in rows if not p],
     }
 

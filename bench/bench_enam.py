@@ -125,6 +125,8 @@ def run_assay(sandbox: Sandbox, meter: str, problems: dict, reference_counts: Pa
         "scores": scores,
         "unmeasured": result["unmeasured"],
         "n": n,
+        "levels": result["levels"],  # per problem: [level, status, count] of the sample
+        "references": {t: [list(c) for c in ref.test_costs] for t, ref in evaluator.counted_references().items()},
     }
 
 

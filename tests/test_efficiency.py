@@ -271,6 +271,8 @@ def test_the_levels_a_screen_passes_count_the_same_however_early_it_stops(instru
     assert seen == [(weighted, len(workload.levels[1].tests))]
     assert [level.status for level in screened.levels] == ["ok", "ok", "censored", "not_run"]
     assert screened.levels[1].value == whole.levels[1].value
+    counted = instructions.counted_references()
+    assert list(counted) == [problem.task_id] and counted[problem.task_id].test_costs[1]  # counted once, shared by both samples
 
 
 # Correct and three times the reference's work, all of it after a forged

@@ -301,6 +301,11 @@ class EfficiencyEvaluator:
                 cached = self._counted_refs[problem.task_id] = self._reference_profile(problem, workload, counts)
         return cached
 
+    def counted_references(self) -> dict[str, ReferenceProfile]:
+        """The references counted so far (task id -> profile), for reports and benches."""
+        with self._lock:
+            return dict(self._counted_refs)
+
     # ---------------------------------------------------------------- per sample
 
     def measure(self, problem: Problem, program: str, passed_correctness: bool = True) -> SampleEfficiency:
