@@ -69,6 +69,22 @@ def test_counts_do_not_depend_on_the_jobs_before_or_the_server(server):
         fresh.close()
 
 
+ALLOCATES = "def f(n):\n    out = []\n    for i in range(n):\n        out.append((i, str(i), [i] * (i % 5)))\n    return len(out)\n"
+
+
+def test_counts_do_not_move_as_a_server_ages():
+    """A server's 250th job counts as its first: in the sandbox's pid namespace the first children's pids were
+    small-int objects and later ones allocated ints, which moved counts by hundreds of instructions (ENAMEL rows)."""
+    fresh = CountingServer()
+    try:
+        first = count(fresh, ALLOCATES, [(50,), (400,), (3000,)], each=True)
+        for _ in range(260):
+            count(fresh, "def f():\n    return None\n", [()], function="f")
+        assert count(fresh, ALLOCATES, [(50,), (400,), (3000,)], each=True).counts == first.counts
+    finally:
+        fresh.close()
+
+
 def test_the_disk_cache_is_keyed_by_the_job(tmp_path):
     cache = CountCache(tmp_path / "counts.sqlite")
     key = CountCache.key("fp", WORK, "f", [(1,)], False)
