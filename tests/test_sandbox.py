@@ -219,10 +219,17 @@ def test_a_dead_template_costs_a_worker_restart_not_a_verdict():
     with Sandbox(workers=1, limits=FAST_LIMITS, calibrate=False) as box:
         assert box.run(ADD, GOOD).passed
         worker = box._workers[0]
-        pythons = [pid for pid in descendants(worker.process.pid) if "zygote" in Path("/proc/%d/cmdline" % pid).read_bytes().decode(errors="replace")]
-        parents = {pid: int(Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[1]) for pid in pythons}
-        zygotes = [pid for pid in pythons if parents[pid] not in pythons]
-        templates = [pid for pid in pythons if parents[pid] in zygotes]  # (candidates are the template's children)
+        def read(path: str) -> str:  # "" for a process that ended since it was listed (the last candidate being reaped)
+            try:
+                return Path(path).read_bytes().decode(errors="replace")
+            except (FileNotFoundError, ProcessLookupError):
+                return ""
+
+        pythons = [pid for pid in descendants(worker.process.pid) if "zygote" in read("/proc/%d/cmdline" % pid)]
+        stats = {pid: read("/proc/%d/stat" % pid) for pid in pythons}
+        parents = {pid: int(stat.rsplit(")", 1)[1].split()[1]) for pid, stat in stats.items() if stat}
+        zygotes = [pid for pid in parents if parents[pid] not in parents]
+        templates = [pid for pid in parents if parents[pid] in zygotes]  # (candidates are the template's children)
         assert len(zygotes) == 1 and len(templates) == 1
         started = worker.process.pid
         os.kill(templates[0], signal.SIGKILL)
