@@ -353,7 +353,7 @@ def _evaluate(benchmark: str | Path | Sequence[Problem], samples: str | Path | I
             elif starting is not None:
                 box = starting.get()
             else:
-                box = Sandbox(workers=config.workers, limits=config.limits, timeout_factor=config.timeout_factor, min_cpu_seconds=config.min_cpu_seconds) if local else None
+                box = Sandbox(**sandbox_options(config)) if local else None
             try:
                 judged = list(run.judge(judge or box, by_id, todo, final=not measuring))
                 if measuring:
