@@ -25,7 +25,6 @@ keyed by everything that can change one.
 from __future__ import annotations
 
 import atexit
-import base64
 import hashlib
 import json
 import marshal
@@ -80,6 +79,7 @@ BARRIER = "assay-barrier "
 SETTLING_JOBS = 3
 FORMAT = 2  # bumped when what a count means changes (part of every cache key)
 MARSHAL_VERSION = 2
+JOB_HEAD_FLOOR = 1024  # the server's BUFFER_FLOOR: a job's JSON object is padded to it
 
 
 class CountingError(InfraError):
@@ -341,12 +341,12 @@ class CountingServer:
         """
         stop = stop if each and stop is not None and stop < len(inputs) else None
         nonce = secrets.token_hex(12)
-        job = {"nonce": nonce, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps([tuple(a) for a in inputs], protocol=4)).decode("ascii"), "each": each, "verify": list(verify)}
-        if self.python == os.path.realpath(sys.executable):  # the same interpreter: compile here, marshal there
-            code = compiled(program)
-            if code is not None:
-                job["code"] = code
-        header = "%s %12.3f\n" % (nonce, min(timeout, 99_999_999.0))
+        blob = pickle.dumps([tuple(a) for a in inputs], protocol=4)
+        # the same interpreter: compile here, marshal there
+        code = (compiled(program) or b"") if self.python == os.path.realpath(sys.executable) else b""
+        job = json.dumps({"nonce": nonce, "program": program, "function": function, "each": each, "verify": list(verify), "inputs": len(blob), "code": len(code)})
+        job = job.ljust(JOB_HEAD_FLOOR).encode()  # see the server's BUFFER_FLOOR
+        frame = b"%s %12.3f\n%016x" % (nonce.encode("ascii"), min(timeout, 99_999_999.0), len(job)) + job + blob + code
         with self._lock:
             if not self.alive:
                 raise CountingError("the counting server is not running; valgrind said: %s" % self.log_tail())
@@ -354,8 +354,8 @@ class CountingServer:
                 self._part, self._budget, self._kill_sent, self._stop_after = 0, budget, False, stop
             try:
                 assert self._process.stdin is not None
-                self._process.stdin.write(header + json.dumps(job) + "\n")
-                self._process.stdin.flush()
+                self._process.stdin.buffer.write(frame)
+                self._process.stdin.buffer.flush()
             except OSError as exc:
                 raise CountingError(f"the counting server stopped reading: {exc}") from exc
             line = self._read_line(timeout + 60.0)
@@ -496,8 +496,8 @@ def _load_failed(dumps: list[tuple[str, int]]) -> bool:
     return any(label.startswith("load ") for label, _ in dumps)
 
 
-def compiled(program: str) -> str | None:
-    """The program's code for the server (base64 marshal), None when it does not compile (the child says so).
+def compiled(program: str) -> bytes | None:
+    """The program's code for the server (marshal), None when it does not compile (the child says so).
 
     Marshal version 2 has no back-references: their placement follows this
     process's reference counts, so the same program would reach the server
@@ -505,7 +505,7 @@ def compiled(program: str) -> str | None:
     slightly different heap. No future features are inherited from here.
     """
     try:
-        return base64.b64encode(marshal.dumps(compile(program, "<candidate>", "exec", dont_inherit=True), MARSHAL_VERSION)).decode("ascii")
+        return marshal.dumps(compile(program, "<candidate>", "exec", dont_inherit=True), MARSHAL_VERSION)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
 

@@ -54,12 +54,16 @@ possible (a guess at the address of the request stub, through a ctypes class
 found by ``object.__subclasses__``) crashes the process on a wrong guess.
 
 Protocol. stdin, per job: a fixed-size header "<nonce> <timeout>\\n" (24 hex
-digits, wall seconds as %12.3f), read by the server, then one line read by
-the child: a JSON object {"nonce", "program", "function", "inputs" (base64
-pickle of a list of argument tuples), "code" (optional: base64 marshal, version 2, of the
-program compiled by the host, when it runs this interpreter), "each" (dump
-per call, else once),
-"verify" (indices of the calls whose results' forms are digested, all mode)}.
+digits, wall seconds as %12.3f), read by the server, then a frame read by the
+child: 16 hex digits giving the length of a JSON object {"nonce", "program",
+"function", "each" (dump per call, else once), "verify" (indices of the calls
+whose results' forms are digested, all mode), "inputs" (a byte count),
+"code" (a byte count, 0 for none)} padded with spaces to BUFFER_FLOOR
+bytes, the object, then that many bytes of
+pickle (a list of argument tuples) and of marshal (version 2: the program
+compiled by the host, when it runs this interpreter). The bulk is raw bytes
+read into one buffer: decoding a JSON string or base64 costs valgrind's
+slowdown on every byte (a 25 MB stress input cost more than its calls).
 stdout: "ready" once, then "end <nonce> <how>" per job (how: ended, timeout,
 crash, padded to 7). The host may SIGKILL a job's child itself (from outside
 the sandbox: the server's only child) when the periodic dumps
@@ -71,7 +75,6 @@ call (k ok, e error, m memory, r recursion); in all mode the digest of the
 verified results' forms (``result_form.py``), or ``-``.
 """
 
-import base64
 import ctypes
 import functools
 import gc
@@ -292,19 +295,19 @@ def _letter(exc):
 
 def run_job():
     """In the child: read the job, lock down, load, measure each call in its region, dump, die. Never returns."""
-    job = json.loads(_read_line(0))
+    job = json.loads(bytes(_read_into_buffer(0, int(bytes(_read_into_buffer(0, FRAME_LENGTH_BYTES)), 16))))
     nonce, each = job["nonce"], bool(job.get("each"))
     verify = frozenset(job.get("verify") or ())
     forms = []
-    inputs = pickle.loads(base64.b64decode(job["inputs"]))
+    inputs = pickle.loads(_read_into_buffer(0, job["inputs"]))
+    code = _read_into_buffer(0, job["code"]) if job["code"] else None  # compiled by the host when it runs the same interpreter
     namespace = hide_the_server({"__name__": "__main__", "__builtins__": __builtins__})
     for fd in (0, 1, 2):
         os.dup2(_devnull, fd)
     seccomp_no_processes()
     sys.addaudithook(make_hook(os.getpid()))
     try:
-        code = job.get("code")  # compiled by the host when it runs the same interpreter: no compiler pass in the child
-        exec(marshal.loads(base64.b64decode(code)) if code else compile(job["program"], "<candidate>", "exec"), namespace)
+        exec(marshal.loads(code) if code is not None else compile(job["program"], "<candidate>", "exec"), namespace)
         function = namespace.get(job["function"])
         if type(function) is not type(run_job) or function.__code__ in SERVER_CODES:
             raise TypeError("%s is not a function of the program" % job["function"])
@@ -411,10 +414,16 @@ def _warm_up():
     hook = make_hook(os.getpid())
     for program, function, inputs in WARM_UP:
         namespace = {"__name__": "__candidate__"}
-        line = json.dumps({"nonce": "0" * NONCE_BYTES, "program": program, "function": function, "inputs": base64.b64encode(pickle.dumps(inputs)).decode(), "each": False, "verify": [0]})
-        job = json.loads(line.encode() + b"\n")
-        pickle.loads(base64.b64decode(job["inputs"]))
-        marshal.loads(base64.b64decode(base64.b64encode(marshal.dumps(compile(program, "<warm-up>", "exec"), 2))))
+        blobs = [pickle.dumps(inputs, protocol=4), marshal.dumps(compile(program, "<warm-up>", "exec"), 2)]
+        head = json.dumps({"nonce": "0" * NONCE_BYTES, "program": program, "function": function, "each": False, "verify": [0], "inputs": len(blobs[0]), "code": len(blobs[1])})
+        head = head.ljust(BUFFER_FLOOR).encode()
+        read_end, write_end = os.pipe()
+        os.write(write_end, b"%016x" % len(head) + head + blobs[0] + blobs[1])
+        job = json.loads(bytes(_read_into_buffer(read_end, int(bytes(_read_into_buffer(read_end, FRAME_LENGTH_BYTES)), 16))))
+        pickle.loads(_read_into_buffer(read_end, job["inputs"]))
+        marshal.loads(_read_into_buffer(read_end, job["code"]))
+        os.close(read_end)
+        os.close(write_end)
         _form(inputs)
         exec(compile(program, "<warm-up>", "exec"), namespace)
         for call in [functools.partial(namespace[function], *args) for args in inputs]:
@@ -442,7 +451,15 @@ HEADER_BYTES = NONCE_BYTES + 1 + 12 + 1  # "<nonce> <timeout, %12.3f>\n"
 ENDINGS = {"ended": b"ended  ", "timeout": b"timeout", "crash": b"crash  "}
 
 
+FRAME_LENGTH_BYTES = 16  # a job's frame starts with its JSON object's length, %016x
+# Buffers at least this large come from malloc, not from the interpreter's small-object pools: a job's
+# variable-size reads then leave the pools as every other job leaves them (the host pads the JSON object
+# to this length too), and the empty-function calibration stays exact.
+BUFFER_FLOOR = 1024
+
+
 def _read_exact(fd, size):
+    """The first ``size`` bytes of ``fd``; empty at end of input."""
     data = b""
     while len(data) < size:
         chunk = os.read(fd, size - len(data))
@@ -452,16 +469,16 @@ def _read_exact(fd, size):
     return data
 
 
-def _read_line(fd):
-    chunks = []
-    while True:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        if chunk.endswith(b"\n"):
-            break
-    return b"".join(chunks)
+def _read_into_buffer(fd, size):
+    """The next ``size`` bytes of ``fd``, read into one buffer (a pipe gives 64 KiB at a time: no copy per chunk), as a memoryview."""
+    view = memoryview(bytearray(max(size, BUFFER_FLOOR)))[:size]
+    done = 0
+    while done < size:
+        got = os.readv(fd, [view[done:]])
+        if not got:
+            raise EOFError("the job's frame ended early")
+        done += got
+    return view
 
 
 class _Deadline(Exception):
