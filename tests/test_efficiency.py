@@ -245,6 +245,28 @@ def test_counting_stops_at_the_first_level_over_enamels_budget(instructions, pro
 
 
 @needs_valgrind
+def test_levels_after_the_first_censored_one_are_not_run_whatever_the_screen_saw(instructions, problem, monkeypatch):
+    """The count censors a sample at level 2; the native screen (timing) had stopped it at level 3 or let it
+    through. Level 3 was never counted either way: it is reported not run, not as the screen's verdict, so the
+    levels a report shows do not depend on timing (ENAMEL's HumanEval/117 showed both)."""
+    real = type(instructions)._cpu_test_costs
+
+    def screens(stop_at_top):
+        def screen(self, problem_, program, workload, cutoff, repeats, overheads=None, **kwargs):
+            statuses, costs = real(self, problem_, problem_.reference if program == SLOW else program, workload, cutoff, repeats, overheads, **kwargs)
+            return (statuses[:3] + [LevelStatus.CENSORED], costs) if stop_at_top and program == SLOW else (statuses, costs)
+
+        return screen
+
+    seen = []
+    for stop_at_top in (True, False):
+        monkeypatch.setattr(type(instructions), "_cpu_test_costs", screens(stop_at_top))
+        seen.append(instructions.measure(problem, SLOW))
+    assert [[level.status for level in result.levels] for result in seen] == [["ok", "ok", "censored", "not_run"]] * 2
+    assert seen[0].score == seen[1].score and seen[0].censored_at == seen[1].censored_at == 2
+
+
+@needs_valgrind
 def test_the_levels_a_screen_passes_count_the_same_however_early_it_stops(instructions, problem, monkeypatch):
     """The native screen stops a sample at a level that depends on timing; the counter gets every weighted
     level's calls and counts only the passed ones (``count_first``), so their counts are those of the whole job

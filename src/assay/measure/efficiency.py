@@ -451,7 +451,7 @@ class EfficiencyEvaluator:
             status = outcome.status
             if status is LevelStatus.OK and budget is not None and outcome.cost is not None and outcome.cost > budget + spec.tolerance:
                 status = LevelStatus.CENSORED
-            if censored_at is not None and j > censored_at and status is LevelStatus.OK:
+            if censored_at is not None and j > censored_at:  # whatever a screen saw there: it decided nothing
                 status = LevelStatus.NOT_RUN
             value = outcome.cost if status is LevelStatus.OK and reference_known else None
             if meter != CPU_TIME and level.weight == 0:
