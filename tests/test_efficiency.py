@@ -341,3 +341,28 @@ def test_overflow_on_a_large_level_censors_like_enamel(cpu):
     result = cpu.measure(problem, canonical)
     assert result.passed and result.censored_at is not None and result.failed_at is None
     assert result.levels[result.censored_at].status == "censored"
+
+
+def test_the_run_that_computes_expected_outputs_is_the_references_first_timed_run(sandbox, problem, monkeypatch):
+    """Building the workload runs the reference on every stress input, one call at a time and timed; the
+    CPU reference takes that run as its first, so a cost meter runs the reference natively once less."""
+    import assay.measure.efficiency as efficiency
+
+    runs = []
+    real = efficiency.stress_run
+
+    def recording(sandbox_, problem_, program, *args, **kwargs):
+        runs.append(program == problem_.reference)
+        return real(sandbox_, problem_, program, *args, **kwargs)
+
+    monkeypatch.setattr(efficiency, "stress_run", recording)
+    once = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time", repeats=1))
+    workload = once.workload(problem)
+    assert len(workload.reference_timings) == len(workload.tests) and all(t.cpu_ns > 0 for t in workload.reference_timings)
+    profile = once.cpu_reference(problem)
+    assert runs == []  # one repeat: the workload's run is it
+    per_test = iter(workload.reference_timings)
+    assert profile.test_costs == tuple(tuple(next(per_test).cpu_ns / 1e9 for _ in level.tests) for level in workload.levels)
+    thrice = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time", repeats=3))
+    thrice.cpu_reference(problem)
+    assert runs == [True, True]  # three repeats: its own workload's run and two more

@@ -5,7 +5,8 @@ benchmark code: it runs here, in the supervisor, seeded as ENAMEL seeds it
 (input ``k`` of problem ``i`` uses ``seed ^ i ^ k``, with ``k`` counting on
 across levels), so the inputs are the ones ENAMEL's own evaluator makes.
 Expected outputs come from the reference solution, run in the sandbox like
-any other program.
+any other program, one call at a time and timed: that run is also the first
+native measurement of the reference a cost meter needs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.problems.model import CallTest, Problem, Trust
+from assay.sandbox.calls import Mode
 from assay.sandbox.pool import Sandbox
 
 _GLOBAL_RANDOM = threading.Lock()  # generators seed the random module itself
@@ -34,9 +36,21 @@ class StressLevel:
 
 
 @dataclass(frozen=True)
+class ReferenceTiming:
+    """The reference's CPU on one stress input while it computed the expected output (kernel-read, in the sandbox)."""
+
+    cpu_ns: int  # the call's own window
+    before_ns: int  # decoding the arguments
+    after_ns: int  # encoding the result
+
+
+@dataclass(frozen=True)
 class Workload:
     task_id: str
     levels: tuple[StressLevel, ...]
+    # per stress input, in order: the run that computed the expected outputs, one call at a time and timed
+    # (a cost meter's first native run of the reference need not be made again)
+    reference_timings: tuple[ReferenceTiming, ...] = ()
 
     @property
     def tests(self) -> tuple[CallTest, ...]:
@@ -84,9 +98,11 @@ def build_workload(problem: Problem, sandbox: Sandbox, problem_index: int | None
     ]
     probe = Problem(problem.task_id, problem.prompt, problem.entry_point, tuple(unanswered), setup=problem.setup, benchmark=problem.benchmark)
     try:
-        answers = sandbox.reference_outputs(probe, problem.reference)
+        replies = sandbox.reference_replies(probe, problem.reference, mode=Mode.LOCKSTEP)
     except ValueError as exc:
         raise WorkloadError(str(exc)) from exc
+    answers = [reply.value for reply in replies]
+    timings = tuple(ReferenceTiming(r.measurement.cpu_ns, r.measurement.cpu_before_ns, r.measurement.cpu_after_ns) for r in replies)
     weights = problem.generator.weights or (1.0,) * len(problem.generator.levels)
     levels = []
     position = 0
@@ -96,4 +112,4 @@ def build_workload(problem: Problem, sandbox: Sandbox, problem_index: int | None
             tests.append(CallTest("level%d_case%d" % (level, case), args, answers[position], comparison=comparison, trust=Trust.STRESS))
             position += 1
         levels.append(StressLevel(level, problem.generator.levels[level], weights[level], tuple(tests)))
-    return Workload(problem.task_id, tuple(levels))
+    return Workload(problem.task_id, tuple(levels), timings)

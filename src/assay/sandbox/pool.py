@@ -304,15 +304,16 @@ class Sandbox:
         if failure:
             raise failure[0]
 
-    def reference_outputs(self, problem: Problem, program: str, limits: Limits | None = None) -> list:
-        """The values a trusted program returns for each call test's arguments.
+    def reference_replies(self, problem: Problem, program: str, limits: Limits | None = None, mode: Mode | str = Mode.STREAMED) -> list:
+        """A trusted program's replies to each call test's arguments: their ``value`` and ``measurement`` (per call in ``lockstep`` mode).
 
         Used to compute expected outputs (e.g. of stress inputs) from a
         reference solution; it still runs in the sandbox, like any program.
+        Raises ValueError when the program fails to load or on any input.
         """
         limits = limits or self.limits.with_cpu(self.limits.cpu_seconds * 10)
         tests = [t for t in problem.tests if isinstance(t, CallTest)]
-        batch = self.run_calls(program, [Call(t.function or problem.entry_point, t.args, t.kwargs) for t in tests], limits=limits)
+        batch = self.run_calls(program, [Call(t.function or problem.entry_point, t.args, t.kwargs) for t in tests], limits=limits, mode=mode)
         load, replies = batch.load, batch.replies
         if load.status != "ok":
             raise ValueError("%s: the reference failed to load: %s" % (problem.task_id, load.message))
@@ -321,7 +322,7 @@ class Sandbox:
                 raise ValueError("%s: the reference failed on %s: %s %s" % (problem.task_id, test.name, reply.status, reply.message or ""))
         if len(replies) != len(tests):
             raise ValueError("%s: the reference stopped after %d of %d inputs" % (problem.task_id, len(replies), len(tests)))
-        return [reply.value for reply in replies]
+        return list(replies)
 
     # ---------------------------------------------------------------- limits
 
