@@ -91,3 +91,19 @@ def local_ray():
     yield ray
     if started_here:
         ray.shutdown()
+
+
+class ReachAttempts(dict):
+    """What a strategy tried to reach of the hidden tests (what -> "reached" or "refused: <error>")."""
+
+    def attempt(self, what: str, action) -> None:
+        from assay.sealing import SealedError
+
+        try:
+            action()
+            self[what] = "reached"
+        except (SealedError, PermissionError) as exc:
+            self[what] = "refused: %s" % type(exc).__name__
+
+    def all_refused(self) -> bool:
+        return bool(self) and all(v.startswith("refused") for v in self.values())

