@@ -110,10 +110,12 @@ def main(argv: list[str] | None = None) -> int:
                 b.terminate()
         scorer.close()
         old_items = items[: args.per_start]
-        old_scorer = RewardScorer(sandbox)
-        old_cold_s, _ = score(old_scorer, old_items, PER_START)
-        old_warm_s, _ = score(old_scorer, old_items, PER_START)
-        old_scorer.close()
+        old_cold_s = old_warm_s = None
+        if old_items:  # --per-start 0: the counting servers alone
+            old_scorer = RewardScorer(sandbox)
+            old_cold_s, _ = score(old_scorer, old_items, PER_START)
+            old_warm_s, _ = score(old_scorer, old_items, PER_START)
+            old_scorer.close()
     close_shared_pools()
     meter_name = meter.name
     meter.close()
@@ -126,14 +128,19 @@ def main(argv: list[str] | None = None) -> int:
         ["counting servers (cold: start-up, references)", n, "%.1f" % cold_s, "%.2f" % (n / cold_s)],
         ["counting servers (warm, median of %d rounds: %s)" % (len(rounds), each_round), n, "%.1f" % warm_s, "%.2f" % (n / warm_s)],
         ["counting servers (warm, 2 CPU burners running)", n, "%.1f" % loaded_s, "%.2f" % (n / loaded_s)],
-        ["valgrind per measurement (cold)", m, "%.1f" % old_cold_s, "%.2f" % (m / old_cold_s)],
-        ["valgrind per measurement (warm: references cached)", m, "%.1f" % old_warm_s, "%.2f" % (m / old_warm_s)],
     ]
-    ratio = (n / warm_s) / (m / old_warm_s)
+    ratio = None
+    if old_cold_s is not None and old_warm_s is not None:
+        rows += [
+            ["valgrind per measurement (cold)", m, "%.1f" % old_cold_s, "%.2f" % (m / old_cold_s)],
+            ["valgrind per measurement (warm: references cached)", m, "%.1f" % old_warm_s, "%.2f" % (m / old_warm_s)],
+        ]
+        ratio = (n / warm_s) / (m / old_warm_s)
+    against = "" if ratio is None else "warm ratio %.1fx; " % ratio
     print(report.table(["engine", "rewards", "seconds", "rewards/s"], rows))
     cpu_line = "CPU per warm reward, every process of the run (%s): %.1f ms, so %d cores allow %.1f rewards/s when nothing else runs" % (meter_name, warm_cpu * 1000, cores, cores / warm_cpu)
     print(cpu_line)
-    print("warm ratio %.1fx; identical rewards cold, warm and under load: %s; scored %d/%d" % (ratio, identical, scored, n))
+    print("%sidentical rewards cold, warm and under load: %s; scored %d/%d" % (against, identical, scored, n))
     if not args.no_docs:
         command = "python bench/bench_meter_speed.py" + ("" if not (argv or sys.argv[1:]) else " " + shlex.join(argv if argv is not None else sys.argv[1:]))
         body = "\n".join([
@@ -143,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
             "Date: %s, revision %s  " % (report.today(), report.git_revision()),
             "Machine: %s; %d sandbox workers; load average %.2f before, %.2f after (other jobs shared the machine: rates are lower bounds)." % (report.machine(), args.workers, load_before[0], report.load_average()[0]),
             "",
-            "HumanEval canonical solutions of problems whose tests are all calls, scored as `RewardSpec(kind=\"efficiency\")` on the `instructions` meter through `RewardScorer.score_batch`, with the disk count cache off so that every count is made. *Cold*: no counting server running (valgrind's start-up and warm-up, and each reference's count, are in the time). *Warm*: the same scorer again, references cached in memory as across training steps, every candidate counted again, in several rounds (the median is the figure; each round's rate is listed). The per-measurement engine is the one assay had before (cachegrind started for every measurement, a fork pair per input), on the first %d items in the same run." % m,
+            "HumanEval canonical solutions of problems whose tests are all calls, scored as `RewardSpec(kind=\"efficiency\")` on the `instructions` meter through `RewardScorer.score_batch`, with the disk count cache off so that every count is made. *Cold*: no counting server running (valgrind's start-up and warm-up, and each reference's count, are in the time). *Warm*: the same scorer again, references cached in memory as across training steps, every candidate counted again, in several rounds (the median is the figure; each round's rate is listed). The per-measurement engine is the one assay had before (cachegrind started for every measurement, a fork pair per input), %s." % ("on the first %d items in the same run" % m if m else "not run this time (`--per-start 0`)"),
             "",
             report.table(["engine", "rewards", "seconds", "rewards/s"], rows),
             "",
             cpu_line + ": the load-robust counterpart of the warm rate, which other jobs on this machine lower.",
             "",
-            "Warm counting servers score **%.1fx** the rewards per second of valgrind per measurement. Rewards identical cold, in every warm round and under load: **%s** (%d of %d scored)." % (ratio, "yes" if identical else "NO", scored, n),
+            ("" if ratio is None else "Warm counting servers score **%.1fx** the rewards per second of valgrind per measurement. " % ratio)
+            + "Rewards identical cold, in every warm round and under load: **%s** (%d of %d scored)." % ("yes" if identical else "NO", scored, n),
         ])  # fmt: skip
         report.replace_section("meter-speed", body)
     return 0 if identical else 1
