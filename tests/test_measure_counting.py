@@ -51,6 +51,22 @@ def test_the_call_alone_is_counted_and_work_is_linear(server):
     assert empty.counts == (0, 0)  # exactly the calibration: nothing of the regions' own cost is left
 
 
+def test_a_job_larger_than_a_pipe_reaches_the_child_whole_and_counts_the_same_each_time(server):
+    """A job is one frame of raw bytes, read in many chunks (a pipe gives 64 KiB at a time); ENAMEL's
+    level-3 inputs run to megabytes. The child must see every byte (its results are checked), and the
+    count must not depend on how the reads were split."""
+    program = "def f(s, t):\n    return s.count('b') + len(t)\n"
+    inputs = [("a" * 3_000_000 + "b" * 7, list(range(200_000))), ("b" * 70_000, [])]
+    expected = {0: 200_007, 1: 70_000}
+    first = server.count(program, "f", inputs, timeout=60.0, each=True)
+    again = server.count(program, "f", inputs, timeout=60.0, each=True)
+    assert first.ok and first.counts == again.counts
+    checked = server.count(program, "f", inputs, timeout=60.0, expected=expected)  # all mode checks what the calls returned
+    assert checked.ok and checked.total == pytest.approx(sum(first.counts), abs=100)  # the checked forms are another heap: a few instructions
+    wrong = server.count(program, "f", inputs, timeout=60.0, expected={0: 200_006, 1: 70_000})
+    assert wrong.statuses == ("wrong", "wrong")  # so a byte lost on the way would show
+
+
 def test_all_mode_total_is_the_sum_of_the_each_mode_counts(server):
     inputs = [(10,), (500,), (2000,)]
     each = count(server, WORK, inputs, each=True)
