@@ -295,12 +295,10 @@ def _letter(exc):
 
 def run_job():
     """In the child: read the job, lock down, load, measure each call in its region, dump, die. Never returns."""
-    job = json.loads(bytes(_read_into_buffer(0, int(bytes(_read_into_buffer(0, FRAME_LENGTH_BYTES)), 16))))
+    job, inputs, code = _read_job(0)
     nonce, each = job["nonce"], bool(job.get("each"))
     verify = frozenset(job.get("verify") or ())
     forms = []
-    inputs = pickle.loads(_read_into_buffer(0, job["inputs"]))
-    code = _read_into_buffer(0, job["code"]) if job["code"] else None  # compiled by the host when it runs the same interpreter
     namespace = hide_the_server({"__name__": "__main__", "__builtins__": __builtins__})
     for fd in (0, 1, 2):
         os.dup2(_devnull, fd)
@@ -419,6 +417,8 @@ def _warm_up():
         head = head.ljust(BUFFER_FLOOR).encode()
         read_end, write_end = os.pipe()
         os.write(write_end, b"%016x" % len(head) + head + blobs[0] + blobs[1])
+        # _read_job's steps, written out: each result freed before the next read, the order that leaves the
+        # server's pools where the empty-function calibration holds exactly (calling _read_job here shifts it by 4)
         job = json.loads(bytes(_read_into_buffer(read_end, int(bytes(_read_into_buffer(read_end, FRAME_LENGTH_BYTES)), 16))))
         pickle.loads(_read_into_buffer(read_end, job["inputs"]))
         marshal.loads(_read_into_buffer(read_end, job["code"]))
@@ -467,6 +467,14 @@ def _read_exact(fd, size):
             return b""
         data += chunk
     return data
+
+
+def _read_job(fd):
+    """A job's frame from ``fd``: its JSON object, its inputs (unpickled), and its code (marshal bytes from the host, or None)."""
+    job = json.loads(bytes(_read_into_buffer(fd, int(bytes(_read_into_buffer(fd, FRAME_LENGTH_BYTES)), 16))))
+    inputs = pickle.loads(_read_into_buffer(fd, job["inputs"]))
+    code = _read_into_buffer(fd, job["code"]) if job["code"] else None  # compiled by the host when it runs the same interpreter
+    return job, inputs, code
 
 
 def _read_into_buffer(fd, size):
