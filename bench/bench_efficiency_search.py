@@ -2,7 +2,11 @@
 
     python bench/bench_efficiency_search.py [--model embedded] [--limit 20] [--meter instructions] [--presets optimize,llm4effi]
 
-Starting programs: greedy decoding (``greedy``), and the canonical solution.
+Starting programs: greedy decoding (``greedy``), and the canonical solution
+(on ENAMEL, HumanEval's canonical solution, from ENAMEL's
+``humaneval-canonical`` sample set: correct, often slow; ENAMEL's own
+reference is the expert solution every score is relative to, and it is
+judged too, as the ceiling a start from it leaves).
 ``optimize`` runs through :func:`assay.solve.solve` (correct first from its
 own greedy program, then faster); ``optimize@canonical`` starts from each
 problem's canonical solution, handed to the search by this bench (a strategy
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import tempfile
 import time
@@ -31,6 +36,7 @@ from assay.evaluate import EvalConfig, evaluate  # noqa: E402
 from assay.measure.efficiency import EfficiencyConfig  # noqa: E402
 from assay.models import CachedModel, ResponseCache, load_model  # noqa: E402
 from assay.problems import load_benchmark  # noqa: E402
+from assay.problems.enamel import load_sample_set  # noqa: E402
 from assay.samples import Sample  # noqa: E402
 from assay.sandbox.pool import Sandbox  # noqa: E402
 from assay.search.efficiency import PRESETS, OptimizeSearch, efficiency_strategy  # noqa: E402
@@ -52,9 +58,17 @@ def captured(name: str, strategy, programs: dict, spent: dict) -> str:
     return "bench-" + name
 
 
-def from_reference(preset, references: dict[str, str]):
+def canonical_programs(benchmark: str, problems) -> tuple[str, dict[str, str]]:
+    """What ``optimize@canonical`` starts from: HumanEval's canonical solutions on ENAMEL, else each problem's reference."""
+    if benchmark.startswith("enamel"):
+        wanted = {p.task_id for p in problems}
+        return "HumanEval's canonical solution", {s.task_id: s.program for s in load_sample_set("humaneval-canonical") if s.index == 0 and s.task_id in wanted}
+    return "the reference", {p.task_id: p.reference for p in problems if p.reference}
+
+
+def from_start(preset, starts: dict[str, str]):
     async def strategy(task):
-        search = OptimizeSearch(preset, task, start=references[task.problem.task_id])
+        search = OptimizeSearch(preset, task, start=starts[task.problem.task_id])
         result = await search.run()
         program = result.best.content if result.best is not None else None
         return [Candidate(0, program, "search:%s@canonical" % preset.name, spent={**result.spent.to_dict(), "efficiency": search.report()})]
@@ -76,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     problems = load_benchmark(args.benchmark)[: args.limit]
     model = CachedModel(load_model(args.model), ResponseCache())
+    args.canonical_name, starts = canonical_programs(args.benchmark, problems)
     efficiency = EfficiencyConfig(meter=args.meter)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="assay-bench-effsearch-") as scratch, Store(Path(scratch) / "s.sqlite") as store, Sandbox() as sandbox:
@@ -87,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 "strategy": label, "pass": report.pass_at[1].value, "passed": sum(o.passed for o in report.outcomes), "problems": len(problems),
                 "eff": eff.value if eff else None, "eff_ci": (eff.interval.low, eff.interval.high) if eff else None,
                 "speedup": report.speedup.value if report.speedup else None,
+                "per_problem": {o.task_id: float(o.efficiency.speedup) for o in report.outcomes if o.efficiency is not None and o.efficiency.speedup},
                 "kept": sum(int((s.get("efficiency") or {}).get("kept", 0)) for s in spent.values()),
                 "calls": calls, "tokens": tokens, "seconds": time.monotonic() - started,
             }  # fmt: skip
@@ -104,15 +120,30 @@ def main(argv: list[str] | None = None) -> int:
             judge(label, samples, spent, started, report.ledger.total.calls, report.ledger.total.completion_tokens)
 
         meter_presets = {name: dataclasses.replace(preset, meter=args.meter) for name, preset in PRESETS.items()}
-        judge("canonical", "canonical", {}, time.monotonic())
+        judge("reference", "canonical", {}, time.monotonic())
+        if any(starts.get(p.task_id) != p.reference for p in problems):
+            judge("canonical", [Sample(p.task_id, 0, starts.get(p.task_id, "")) for p in problems], {}, time.monotonic())
         if not args.no_canonical and "optimize" in args.presets.split(","):
-            references = {p.task_id: p.reference for p in problems if p.reference}
-            run("optimize@canonical", from_reference(meter_presets["optimize"], references))
+            run("optimize@canonical", from_start(meter_presets["optimize"], starts))
         run("greedy", plugins.STRATEGIES.get("greedy"))
         for name in [n for n in args.presets.split(",") if n]:
             run(name, efficiency_strategy(meter_presets[name]))
     write(args, command, problems, rows, load_before, finished=True)
     return 0
+
+
+START_OF = {"optimize@canonical": "canonical", "optimize": "greedy"}
+
+
+def over_start(row: dict, rows: list[dict]) -> str:
+    """The answer's speedup over its starting program's, geometric mean over the problems both were measured on."""
+    start = next((r for r in rows if r["strategy"] == START_OF.get(row["strategy"])), None)
+    if start is None:
+        return ""
+    both = [t for t in row["per_problem"] if t in start["per_problem"]]
+    if not both:
+        return "-"
+    return "%.3f (%d)" % (math.exp(sum(math.log(row["per_problem"][t] / start["per_problem"][t]) for t in both) / len(both)), len(both))
 
 
 def write(args, command: str, problems, rows: list[dict], load_before, finished: bool = False) -> None:
@@ -127,12 +158,15 @@ def write(args, command: str, problems, rows: list[dict], load_before, finished:
         "" if finished else "\n**Partial: the run was still going when this was written.**",
         "",
         "Model `%s`, the first %d `%s` problems; every answer judged on the hidden tests and measured on ENAMEL's stress inputs on the `%s` meter. "
-        "`optimize@canonical` starts from the canonical solution (handed in by the bench), `optimize` from its own greedy program, `llm4effi` from nothing. "
-        "Speedup: geometric mean over problems of the reference's cost over the answer's; steps kept: optimize steps (or llm4effi algorithms) kept." % (args.model, len(problems), args.benchmark, args.meter),
+        "`reference` is the benchmark's reference (ENAMEL's expert solution: eff@1 1 by definition); `canonical` is %s; "
+        "`optimize@canonical` starts from it (handed in by the bench), `optimize` from its own greedy program, `llm4effi` from nothing. "
+        "Speedup: geometric mean over problems of the reference's cost over the answer's; steps kept: optimize steps (or llm4effi algorithms) kept. "
+        "Speedup over its start: geometric mean, over the problems where both were measured, of the answer's speedup over the starting program's "
+        "(`optimize@canonical` over `canonical`, `optimize` over `greedy`)." % (args.model, len(problems), args.benchmark, args.meter, args.canonical_name),
         "",
-        table(["strategy", "pass@1", "passed", "eff@1", "eff@1 95% CI", "speedup vs reference", "steps kept", "model calls", "completion tokens", "seconds"],
+        table(["strategy", "pass@1", "passed", "eff@1", "eff@1 95% CI", "speedup vs reference", "speedup over its start (problems)", "steps kept", "model calls", "completion tokens", "seconds"],
               [[r["strategy"], "%.3f" % r["pass"], "%d/%d" % (r["passed"], r["problems"]), "%.3f" % r["eff"] if r["eff"] is not None else "-",
-                "[%.3f, %.3f]" % r["eff_ci"] if r["eff_ci"] else "-", "%.3f" % r["speedup"] if r["speedup"] else "-", r["kept"], r["calls"], r["tokens"], "%.0f" % r["seconds"]]
+                "[%.3f, %.3f]" % r["eff_ci"] if r["eff_ci"] else "-", "%.3f" % r["speedup"] if r["speedup"] else "-", over_start(r, rows), r["kept"], r["calls"], r["tokens"], "%.0f" % r["seconds"]]
                for r in rows]),  # fmt: skip
     ])  # fmt: skip
     replace_section("efficiency-search", body)
