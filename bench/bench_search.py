@@ -52,6 +52,7 @@ def run_preset(name: str, problems, model, sandbox: Sandbox, store: Store, bench
         "seconds": seconds,
         "sandbox_runs": sum(int(s.get("sandbox_runs", 0)) for s in spent),
         "max_calls": max((int(s.get("calls", 0)) for s in spent), default=0),
+        "passed_tasks": sorted({o.task_id for o in outcomes if o.passed}, key=_task_order),
     }
 
 
@@ -137,8 +138,26 @@ def write_section(args, problems, rows: list[dict], command: str, load_before, f
         ("![pass@1 against completion tokens per problem](%s)" % plot.name) if plot else "",
         "",
         "Replies are cached: a rerun replays the same replies (greedy ones are what the model gives; sampled ones are the samples drawn the first time).",
+        "",
+        "Problems each strategy solves that greedy decoding does not (+), and the reverse (-):",
+        "",
+        *["- `%s`: %s" % (r["preset"], differences(r, greedy)) for r in rows[1:]],
     ])
     replace_section(section, body)
+
+
+def _task_order(task_id: str) -> tuple:
+    head, _, number = task_id.rpartition("/")
+    return (head, int(number)) if number.isdigit() else (task_id, -1)
+
+
+def differences(row: dict, greedy: dict) -> str:
+    """Which problems ``row`` solves and greedy does not, and the reverse."""
+    mine, theirs = set(row.get("passed_tasks", ())), set(greedy.get("passed_tasks", ()))
+    gained, lost = sorted(mine - theirs, key=_task_order), sorted(theirs - mine, key=_task_order)
+    if not gained and not lost:
+        return "the same problems"
+    return "; ".join(part for part in ("+" + ", +".join(gained) if gained else "", "-" + ", -".join(lost) if lost else "") if part)
 
 
 def plot_rows(rows: list[dict], path: Path, title: str) -> Path | None:
