@@ -78,6 +78,10 @@ class Oracle:
     test: object | None = None  # an OracleTest
     prop: dict | None = None
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.name)  # a property's name is the model's: it may equal a test's
+
 
 def oracles_of(pool: OraclePool) -> list[Oracle]:
     """Everything in the pool a search trusts, per kind."""
@@ -86,19 +90,20 @@ def oracles_of(pool: OraclePool) -> list[Oracle]:
     return found
 
 
-def failed(sandbox: Sandbox, problem: Problem, program: str, oracles: list[Oracle]) -> tuple[set[str], set[str]]:
-    """Names of the oracles ``program`` fails, and of the properties left inconclusive."""
-    tests = [o.test for o in oracles if o.test is not None]
-    failures = set(reference_failures(sandbox, problem, program, tests)) if tests else set()
-    inconclusive: set[str] = set()
+def failed(sandbox: Sandbox, problem: Problem, program: str, oracles: list[Oracle]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """Keys of the oracles ``program`` fails, and of the properties left inconclusive."""
+    tests = [o for o in oracles if o.test is not None]
+    failing = reference_failures(sandbox, problem, program, [o.test for o in tests]) if tests else {}
+    failures = {o.key for o in tests if o.test.test.name in failing}
+    inconclusive: set[tuple[str, str]] = set()
     for o in oracles:
         if o.prop is None:
             continue
         verdict = check_property(sandbox, program, problem.entry_point, o.prop)
         if verdict.status == "failed":
-            failures.add(o.name)
+            failures.add(o.key)
         elif verdict.status != "passed":
-            inconclusive.add(o.name)
+            inconclusive.add(o.key)
     return failures, inconclusive
 
 
@@ -161,25 +166,25 @@ def score_problem(sandbox: Sandbox, problem: Problem, pool: OraclePool, mutants:
     every = [Oracle(t.provenance.kind.value, t.test.name, test=t) for t in pool.tests]
     every += [Oracle("property", str(p.get("name")), prop=p) for p in pool.extras.get("property", [])]
     canonical_fails, inconclusive = failed(sandbox, problem, problem.reference, every)
-    trusted_names = {o.name for o in trusted}
+    trusted_keys = {o.key for o in trusted}
     for kind in {o.kind for o in every}:
         f = figures.setdefault(kind, KindFigures())
         mine = [o for o in every if o.kind == kind]
         f.entries += len(mine)
-        f.trusted += sum(o.name in trusted_names for o in mine)
-        f.rejects += sum(o.name in canonical_fails for o in mine)
-        f.trusted_rejects += sum(o.name in canonical_fails and o.name in trusted_names for o in mine)
-        f.inconclusive += sum(o.name in inconclusive for o in mine)
-        f.problems_with += any(o.name in trusted_names for o in mine)
+        f.trusted += sum(o.key in trusted_keys for o in mine)
+        f.rejects += sum(o.key in canonical_fails for o in mine)
+        f.trusted_rejects += sum(o.key in canonical_fails and o.key in trusted_keys for o in mine)
+        f.inconclusive += sum(o.key in inconclusive for o in mine)
+        f.problems_with += any(o.key in trusted_keys for o in mine)
         for o in mine:
-            if o.name in canonical_fails and len(f.reject_examples) < 6:
-                f.reject_examples.append("%s %s%s" % (problem.task_id, o.name, " (trusted)" if o.name in trusted_names else ""))
-    sound = [o for o in trusted if o.name not in canonical_fails and o.name not in inconclusive]
+            if o.key in canonical_fails and len(f.reject_examples) < 6:
+                f.reject_examples.append("%s %s%s" % (problem.task_id, o.name, " (trusted)" if o.key in trusted_keys else ""))
+    sound = [o for o in trusted if o.key not in canonical_fails and o.key not in inconclusive]
     for m in mutants:
         program = m["solution"]
         hidden = not sandbox.run(problem, program).passed
         fails, _ = failed(sandbox, problem, program, sound)
-        kinds = {o.kind for o in sound if o.name in fails}
+        kinds = {o.kind for o in sound if o.key in fails}
         state["mutants"] += 1
         state["hidden"] += hidden
         state["pool"] += bool(kinds)
