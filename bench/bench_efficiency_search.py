@@ -26,6 +26,7 @@ import math
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 "speedup": report.speedup.value if report.speedup else None,
                 "per_problem": {o.task_id: float(o.efficiency.speedup) for o in report.outcomes if o.efficiency is not None and o.efficiency.speedup},
                 "kept": sum(int((s.get("efficiency") or {}).get("kept", 0)) for s in spent.values()),
+                "outcomes": sum((Counter((s.get("efficiency") or {}).get("outcomes") or {}) for s in spent.values()), Counter()),
                 "calls": calls, "tokens": tokens, "seconds": time.monotonic() - started,
             }  # fmt: skip
             rows.append(row)
@@ -130,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
             run(name, efficiency_strategy(meter_presets[name]))
     write(args, command, problems, rows, load_before, finished=True)
     return 0
+
+
+def versions(outcomes: Counter | None) -> str:
+    if not outcomes:
+        return ""
+    return ", ".join("%s %d" % (name, count) for name, count in outcomes.most_common())
 
 
 START_OF = {"optimize@canonical": "canonical", "optimize": "greedy"}
@@ -161,12 +169,14 @@ def write(args, command: str, problems, rows: list[dict], load_before, finished:
         "`reference` is the benchmark's reference (ENAMEL's expert solution: eff@1 1 by definition); `canonical` is %s; "
         "`optimize@canonical` starts from it (handed in by the bench), `optimize` from its own greedy program, `llm4effi` from nothing. "
         "Speedup: geometric mean over problems of the reference's cost over the answer's; steps kept: optimize steps (or llm4effi algorithms) kept. "
-        "Speedup over its start: geometric mean, over the problems where both were measured, of the answer's speedup over the starting program's "
+        "Versions: what became of each program the model wrote in an optimize round (or llm4effi's correct ones): kept, or why not "
+        "(fails checks the start passes, behaviour differs on the pool or differential inputs, not faster, unlike the majority of correct ones; "
+        "not judged: a repeat of an earlier version, a reply without code). Speedup over its start: geometric mean, over the problems where both were measured, of the answer's speedup over the starting program's "
         "(`optimize@canonical` over `canonical`, `optimize` over `greedy`)." % (args.model, len(problems), args.benchmark, args.meter, args.canonical_name),
         "",
-        table(["strategy", "pass@1", "passed", "eff@1", "eff@1 95% CI", "speedup vs reference", "speedup over its start (problems)", "steps kept", "model calls", "completion tokens", "seconds"],
+        table(["strategy", "pass@1", "passed", "eff@1", "eff@1 95% CI", "speedup vs reference", "speedup over its start (problems)", "steps kept", "versions", "model calls", "completion tokens", "seconds"],
               [[r["strategy"], "%.3f" % r["pass"], "%d/%d" % (r["passed"], r["problems"]), "%.3f" % r["eff"] if r["eff"] is not None else "-",
-                "[%.3f, %.3f]" % r["eff_ci"] if r["eff_ci"] else "-", "%.3f" % r["speedup"] if r["speedup"] else "-", over_start(r, rows), r["kept"], r["calls"], r["tokens"], "%.0f" % r["seconds"]]
+                "[%.3f, %.3f]" % r["eff_ci"] if r["eff_ci"] else "-", "%.3f" % r["speedup"] if r["speedup"] else "-", over_start(r, rows), r["kept"], versions(r.get("outcomes")), r["calls"], r["tokens"], "%.0f" % r["seconds"]]
                for r in rows]),  # fmt: skip
     ])  # fmt: skip
     replace_section("efficiency-search", body)

@@ -104,6 +104,7 @@ def test_a_faster_step_whose_behaviour_changed_is_rejected(tmp_path, sandbox):
     assert [params.temperature for _, params in model.requests[1:]] == [0.0, 0.0, 0.8]  # a repeat at greedy decoding: the rounds left are sampled
     outcome = report.evaluation.outcomes[0]
     assert outcome.passed and outcome.spent["efficiency"]["kept"] == 0 and outcome.spent["efficiency"]["rejected"] == 1
+    assert outcome.spent["efficiency"]["outcomes"] == {"behaviour differs": 1, "repeat": 2}  # why nothing was kept, version by version
     assert outcome.spent["stopped"] == "the model gave no new version"
     assert [r for r in rows if r["operator"] == "implement"][0]["program"].strip() == SLOW.strip()
 
@@ -126,6 +127,7 @@ def test_a_faster_equivalent_step_is_kept_with_its_ratio(tmp_path, sandbox):
     outcome = report.evaluation.outcomes[0]
     assert outcome.passed and outcome.spent["efficiency"]["meter"] == "instructions"
     assert outcome.spent["efficiency"]["speedup"] == round(step["value"]["efficiency"], 4) and outcome.spent["efficiency"]["kept"] == 1
+    assert outcome.spent["efficiency"]["outcomes"] == {"kept": 1}
 
 
 def test_optimize_repairs_first_and_optimizes_only_a_correct_program(tmp_path, sandbox):
@@ -157,6 +159,7 @@ def test_llm4effi_answers_with_the_fastest_correct_algorithm(tmp_path, sandbox):
     outcome = report.evaluation.outcomes[0]
     assert outcome.passed and outcome.spent["efficiency"]["meter"] == "instructions"
     assert outcome.spent["efficiency"]["speedup"] > 1.0  # the answer is FAST, measured against the first correct one (SLOW)
+    assert outcome.spent["efficiency"]["outcomes"] == {"kept": 3}  # the three correct programs agree; the wrong one was refined, never measured
     best = max((r for r in rows if r["kind"] == "program"), key=lambda r: r["value"]["efficiency"])
     assert best["program"].strip() == FAST.strip()
 

@@ -15,6 +15,7 @@ import ast
 import asyncio
 import difflib
 import random
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
@@ -85,7 +86,7 @@ class Outcome:
             "diff": self.diff(), "evidence": self.evidence.to_dict() if self.evidence else None, "checks": list(self.checks),
             "inputs": {"doctests": self.inputs.doctests, "asserts": self.inputs.asserts, "calls": self.inputs.calls, "generated": self.inputs.generated,
                        "compared": self.compared_inputs, "shapes": self.inputs.shapes},
-            "candidates": [{"kept": j.kept, "reason": j.reason, "speedup": j.speedup} for j in self.judged],
+            "candidates": [{"kept": j.kept, "outcome": j.outcome, "reason": j.reason, "speedup": j.speedup} for j in self.judged],
             "spent": {"calls": self.calls, "tokens": self.tokens, "sandbox_runs": self.sandbox_runs, "seconds": round(self.seconds, 3)},
         }  # fmt: skip
 
@@ -259,7 +260,9 @@ def evidence_lines(outcome: Outcome) -> list[str]:
 
 def summary_lines(outcome: Outcome) -> Sequence[str]:
     kept = sum(j.kept for j in outcome.judged)
-    lines = ["candidates: %d from the model, %d kept, %d rejected" % (len(outcome.judged), kept, len(outcome.judged) - kept)]
+    why_not = Counter(j.outcome for j in outcome.judged if not j.kept)
+    lines = ["candidates: %d from the model, %d kept, %d rejected%s" % (len(outcome.judged), kept, len(outcome.judged) - kept,
+                                                                       " (%s)" % ", ".join("%s %d" % kv for kv in why_not.most_common()) if why_not else "")]  # fmt: skip
     for number, judged in enumerate(outcome.judged, 1):
         lines.append("  #%d %s" % (number, judged.reason.replace("\n", "\n     ")))
     lines.append("model: %d calls, %d tokens; %d sandbox runs; %.1f s" % (outcome.calls, outcome.tokens, outcome.sandbox_runs, outcome.seconds))

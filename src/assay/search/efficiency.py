@@ -43,6 +43,7 @@ import dataclasses
 import random
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -473,6 +474,11 @@ class EfficiencyPreset(Preset):
     max_cost_inputs: int = 6  # costs are measured on this many inputs, the largest (behaviour is compared on all)
 
 
+# what became of a model's version, in the efficiency report's ``outcomes``
+KEPT, FAILS_CHECKS, BEHAVIOUR_DIFFERS, NOT_FASTER, UNLIKE_MAJORITY = "kept", "fails checks", "behaviour differs", "not faster", "unlike the majority"
+NO_PROGRAM, REPEAT = "no program", "repeat"  # not judged: a reply without code, or a version judged before
+
+
 @dataclass
 class Judged:
     """What happened to one candidate of an optimize step."""
@@ -482,6 +488,7 @@ class Judged:
     reason: str
     equivalence: Equivalence | None = None
     speedup: float | None = None  # against the starting program
+    outcome: str = KEPT  # KEPT or why not
 
 
 class OptimizeSearch(Search):
@@ -513,6 +520,7 @@ class OptimizeSearch(Search):
         self.compare_inputs: list[tuple] = []  # what behaviour is compared on (the pool's inputs and larger versions)
         self.costs: dict[str, Cost] = {}
         self.judged: list[Judged] = []
+        self.unjudged: Counter[str] = Counter()  # versions the model gave that were not judged, by why
         self.gate_runs = 0
         self.measure_error: str | None = None
 
@@ -627,7 +635,8 @@ class OptimizeSearch(Search):
                 program = self._program_of(index + i, completion.text)
                 made = operators.Made(program, messages, completion.text, index + i)
                 if not program or any(n.content == program for n in self.tree.programs()):
-                    continue  # nothing, or a version already judged (greedy decoding repeats itself)
+                    self.unjudged[REPEAT if program else NO_PROGRAM] += 1  # greedy decoding repeats itself
+                    continue
                 fresh += 1
                 node = self._add(NodeKind.PROGRAM, "optimize", program, current, made)
                 judged = await self.judge(node, start, current)
@@ -655,18 +664,18 @@ class OptimizeSearch(Search):
         await self._check(node)
         newly_failing = self._failing(node) - self._failing(start)
         if newly_failing:
-            return self._verdict(node, False, "it fails checks the starting program passes:\n" + self._check_text(node))
+            return self._verdict(node, False, "it fails checks the starting program passes:\n" + self._check_text(node), outcome=FAILS_CHECKS)
         equivalence = await asyncio.to_thread(self.gate.check, node.content)
         self.gate_runs += equivalence.sandbox_runs
         if not equivalence.same:
-            return self._verdict(node, False, "its behaviour differs from the starting program's: " + equivalence.reason, equivalence)
+            return self._verdict(node, False, "its behaviour differs from the starting program's: " + equivalence.reason, equivalence, outcome=BEHAVIOUR_DIFFERS)
         cost = await self._measure(node.content)
         speedup = self.ratio(self.costs[start.content], cost)
         against_current = self.ratio(self.costs[current.content], cost)
         node.value = dataclasses.replace(node.value or Value(1.0), efficiency=speedup)
         if against_current < 1.0 + self.preset.min_gain:
             return self._verdict(node, False, "it behaves the same but is not faster: %.2fx the cost of the program it was made from" % (1.0 / against_current if against_current else float("inf")),
-                                 equivalence, speedup)  # fmt: skip
+                                 equivalence, speedup, outcome=NOT_FASTER)  # fmt: skip
         return self._verdict(node, True, "kept: behaviour unchanged (%s); %.2fx the starting program on %s" % (", ".join(equivalence.properties), speedup, self.meter.name), equivalence, speedup)
 
     def _check_text(self, node: Node) -> str:
@@ -675,12 +684,12 @@ class OptimizeSearch(Search):
         assert self.checker is not None and node.check is not None
         return check_feedback(self.task.problem, self.checker.trusted_problem, node.check)
 
-    def _verdict(self, node: Node, kept: bool, reason: str, equivalence: Equivalence | None = None, speedup: float | None = None) -> Judged:
+    def _verdict(self, node: Node, kept: bool, reason: str, equivalence: Equivalence | None = None, speedup: float | None = None, outcome: str = KEPT) -> Judged:
         if not kept and node.value is not None:
             node.value = dataclasses.replace(node.value, efficiency=0.0)
         node.feedback = reason
         self.task.record_node(node.row())
-        judged = Judged(node, kept, reason, equivalence, speedup)
+        judged = Judged(node, kept, reason, equivalence, speedup, outcome)
         self.judged.append(judged)
         return judged
 
@@ -714,7 +723,8 @@ class OptimizeSearch(Search):
 
     def report(self) -> dict[str, Any]:
         best = self.answer()
-        out: dict[str, Any] = {"meter": self.meter.name, "kept": sum(j.kept for j in self.judged), "rejected": sum(not j.kept for j in self.judged)}
+        outcomes = Counter(j.outcome for j in self.judged) + self.unjudged
+        out: dict[str, Any] = {"meter": self.meter.name, "kept": sum(j.kept for j in self.judged), "rejected": sum(not j.kept for j in self.judged), "outcomes": dict(outcomes)}
         if self.measure_error:
             out["error"] = self.measure_error
         if best is not None and best.value is not None and self.start_node is not None:
@@ -772,7 +782,7 @@ class Llm4EffiSearch(OptimizeSearch):
             else:
                 node.value = dataclasses.replace(node.value or Value(1.0), efficiency=0.0)
                 node.feedback = "passes the checks but behaves unlike the majority of correct programs on the pool's inputs"
-                self.judged.append(Judged(node, False, node.feedback))
+                self.judged.append(Judged(node, False, node.feedback, outcome=UNLIKE_MAJORITY))
             self.task.record_node(node.row())
         self.start_node = first
         return None  # no optimize rounds: the answer is chosen among the algorithms
