@@ -47,6 +47,7 @@ from assay.problems import Problem  # noqa: E402
 from assay.problems.humaneval import load_problems  # noqa: E402
 from assay.sandbox import Sandbox  # noqa: E402
 from assay.search.value import TRUSTED  # noqa: E402
+from assay.store import Store  # noqa: E402
 
 KINDS = ("examples", "property", "generated", "stress")
 PROPERTY_TRUST = 0.5  # what search.value.Checker keeps
@@ -130,8 +131,6 @@ def main(argv: list[str] | None = None) -> int:
              "per_problem_s": [], "killed_by": Counter(), "killed_of_hidden": Counter()}  # fmt: skip
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="assay-bench-oracles-") as scratch, Sandbox(workers=2) as sandbox:
-        from assay.store import Store
-
         with Store(Path(scratch) / "s.sqlite") as store:
             for number, problem in enumerate(problems, 1):
                 t0 = time.monotonic()
