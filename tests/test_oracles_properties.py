@@ -144,6 +144,30 @@ def test_parse_discards_wrong_shapes_with_reasons(reply, what, reason):
     assert discarded[0][0] == what and reason in discarded[0][1], discarded
 
 
+ADD = Problem(task_id="oracles/add", prompt='def add(a, b):\n    """Return a + b."""\n', entry_point="add", tests=())
+UNPACKED = """```python
+def strategy_sum():
+    return st.tuples(st.integers(-20, 20), st.integers(-20, 20))
+
+def property_sum(a, b, output):
+    assert output == a + b
+```"""
+
+
+def test_a_predicate_written_with_the_arguments_unpacked_is_kept_when_the_arity_says_so(sandbox):
+    specs, discarded = parse_properties(UNPACKED, arity=2)
+    assert not discarded and [s.name for s in specs] == ["sum"]
+    assert check_property(sandbox, "def add(a, b):\n    return a + b\n", "add", specs[0], SETTINGS).status == "passed"
+    verdict = check_property(sandbox, "def add(a, b):\n    return a - b\n", "add", specs[0], SETTINGS)
+    assert verdict.status == "failed" and verdict.counterexample is not None and verdict.counterexample[1] != 0
+    # without the arity, or with an arity it does not fit, the shape is wrong as before
+    for arity in (None, 3):
+        specs, discarded = parse_properties(UNPACKED, arity=arity)
+        assert specs == [] and "must take two arguments" in discarded[0][1]
+    pool, _ = build(sandbox, UNPACKED, reference="def add(a, b):\n    return a + b\n", problem=ADD)
+    assert kept(pool) == ["sum"]  # the oracle reads the arity from the prompt
+
+
 # ---------------------------------------------------------------- running in the sandbox
 
 

@@ -65,6 +65,7 @@ from assay.models.base import Message
 from assay.models.extract import clean_reply, find_fenced_blocks
 from assay.oracles import OracleContext
 from assay.oracles.pool import OracleKind
+from assay.oracles.stress import entry_arity
 from assay.plugins import hookimpl
 from assay.problems.model import Problem
 from assay.sandbox import Call, InfraError, Limits, Sandbox, wall_for_cpu
@@ -189,12 +190,19 @@ def _signature_problem(node: ast.FunctionDef, positional: int) -> str | None:
     return None
 
 
-def parse_properties(reply: str) -> tuple[list[PropertySpec], list[tuple[str, str]]]:
+def parse_properties(reply: str, arity: int | None = None) -> tuple[list[PropertySpec], list[tuple[str, str]]]:
     """The properties in a model's reply, and what was discarded as ``(what, reason)``.
 
     Parsed with :mod:`ast`, never run. Top-level imports, assignments,
     classes and helper functions are shared by every property of the reply;
     other top-level statements (calls, asserts, loops) are dropped.
+
+    ``arity``: how many positional arguments the entry point takes, when
+    known. A predicate written with the arguments unpacked,
+    ``property_NAME(a, b, output)``, then takes exactly ``arity + 1``
+    parameters and is kept behind a ``property_NAME(args, output)`` that
+    unpacks them (with one argument the two readings cannot be told apart,
+    so nothing is adapted).
     """
     code, fenced = _reply_code(reply)
     if not code.strip():
@@ -223,15 +231,34 @@ def parse_properties(reply: str) -> tuple[list[PropertySpec], list[tuple[str, st
             missing = "strategy_" if strategy is None else "property_"
             discarded.append((short, "defines %s%s but no %s%s" % ("property_" if strategy is None else "strategy_", short, missing, short)))
             continue
+        predicates_code = [predicate]
+        if arity is not None and arity >= 2 and isinstance(predicate, ast.FunctionDef) and _takes_unpacked(predicate, arity):
+            predicates_code = _unpacking(predicate, short)
+            predicate = predicates_code[-1]
         reason = _shape_problem(short, strategy, predicate)
         if reason is not None:
             discarded.append((short, reason))
             continue
-        module = ast.Module(body=[*shared, strategy, predicate], type_ignores=[])
+        module = ast.Module(body=[*shared, strategy, *predicates_code], type_ignores=[])
         specs.append(PropertySpec(short, HEADER + ast.unparse(module) + "\n"))
     if not specs and not discarded:
         discarded.append(("reply", "no strategy_<name> / property_<name> pair in the reply"))
     return specs, discarded
+
+
+def _takes_unpacked(predicate: ast.FunctionDef, arity: int) -> bool:
+    """``property_NAME(a, b, ..., output)``: exactly ``arity + 1`` plain positional parameters."""
+    a = predicate.args
+    return not a.posonlyargs and not a.defaults and a.vararg is None and not a.kwonlyargs and a.kwarg is None and len(a.args) == arity + 1
+
+
+def _unpacking(predicate: ast.FunctionDef, short: str) -> list[ast.stmt]:
+    """The predicate renamed, and a ``property_NAME(args, output)`` that calls it with the arguments unpacked."""
+    inner = "_unpacked_property_" + short
+    renamed = ast.FunctionDef(name=inner, args=predicate.args, body=predicate.body, decorator_list=predicate.decorator_list, returns=predicate.returns,
+                              type_comment=None, lineno=predicate.lineno)  # fmt: skip
+    wrapper = pyast.parse("def property_%s(args, output):\n    return %s(*args, output)\n" % (short, inner)).body[0]
+    return [ast.fix_missing_locations(renamed), wrapper]
 
 
 def _first_line(strategies: dict[str, ast.stmt], predicates: dict[str, ast.stmt], name: str) -> int:
@@ -548,10 +575,12 @@ class PropertyOracle:
             return
         problem, pool = context.problem, context.pool
         completions, provenance = await context.ask(property_messages(problem, self.count), OracleKind.PROPERTY)
+        shape = entry_arity(problem)
+        arity = shape[0] if shape is not None and shape[0] == shape[1] else None
         specs: list[PropertySpec] = []
         taken = {str(e.get("name")) for e in pool.extras.get("property", [])}
         for completion in completions:
-            parsed, discarded = parse_properties(completion.text)
+            parsed, discarded = parse_properties(completion.text, arity)
             for what, reason in discarded:
                 pool.discard(OracleKind.PROPERTY, what, reason)
             for spec in parsed:
