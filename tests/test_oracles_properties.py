@@ -168,6 +168,16 @@ def test_a_predicate_written_with_the_arguments_unpacked_is_kept_when_the_arity_
     assert kept(pool) == ["sum"]  # the oracle reads the arity from the prompt
 
 
+def test_a_strategy_that_declares_parameters_it_never_reads_is_kept_without_them(sandbox):
+    reply = NONNEGATIVE.replace("def strategy_nonnegative():", "def strategy_nonnegative(n):")
+    spec = one(reply)
+    assert "def strategy_nonnegative():" in spec.source
+    assert check_property(sandbox, GOOD, "square", spec, SETTINGS).status == "passed"
+    reads = reply.replace("st.integers(min_value=0, max_value=50)", "st.integers(min_value=0, max_value=n)")
+    specs, discarded = parse_properties(reads)
+    assert specs == [] and "must take no arguments" in discarded[0][1]  # a parameter it reads cannot be dropped
+
+
 # ---------------------------------------------------------------- running in the sandbox
 
 

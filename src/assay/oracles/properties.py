@@ -197,6 +197,9 @@ def parse_properties(reply: str, arity: int | None = None) -> tuple[list[Propert
     classes and helper functions are shared by every property of the reply;
     other top-level statements (calls, asserts, loops) are dropped.
 
+    A strategy that declares parameters its body never reads (the entry
+    point's, copied by mistake) is kept without them.
+
     ``arity``: how many positional arguments the entry point takes, when
     known. A predicate written with the arguments unpacked,
     ``property_NAME(a, b, output)``, then takes exactly ``arity + 1``
@@ -231,6 +234,8 @@ def parse_properties(reply: str, arity: int | None = None) -> tuple[list[Propert
             missing = "strategy_" if strategy is None else "property_"
             discarded.append((short, "defines %s%s but no %s%s" % ("property_" if strategy is None else "strategy_", short, missing, short)))
             continue
+        if isinstance(strategy, ast.FunctionDef) and _unused_parameters(strategy):
+            strategy = _without_parameters(strategy)
         predicates_code = [predicate]
         if arity is not None and arity >= 2 and isinstance(predicate, ast.FunctionDef) and _takes_unpacked(predicate, arity):
             predicates_code = _unpacking(predicate, short)
@@ -244,6 +249,22 @@ def parse_properties(reply: str, arity: int | None = None) -> tuple[list[Propert
     if not specs and not discarded:
         discarded.append(("reply", "no strategy_<name> / property_<name> pair in the reply"))
     return specs, discarded
+
+
+def _unused_parameters(function: ast.FunctionDef) -> bool:
+    """Parameters its body never reads (a strategy written as if it took the entry point's arguments, which it ignores)."""
+    a = function.args
+    names = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)} | {p.arg for p in (a.vararg, a.kwarg) if p is not None}
+    if not names:
+        return False
+    read = {node.id for statement in function.body for node in ast.walk(statement) if isinstance(node, ast.Name)}
+    return not names & read
+
+
+def _without_parameters(function: ast.FunctionDef) -> ast.FunctionDef:
+    empty = ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    return ast.fix_missing_locations(ast.FunctionDef(name=function.name, args=empty, body=function.body, decorator_list=function.decorator_list,
+                                                     returns=function.returns, type_comment=None, lineno=function.lineno))  # fmt: skip
 
 
 def _takes_unpacked(predicate: ast.FunctionDef, arity: int) -> bool:
