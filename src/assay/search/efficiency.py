@@ -684,12 +684,12 @@ class OptimizeSearch(Search):
         assert self.checker is not None and node.check is not None
         return check_feedback(self.task.problem, self.checker.trusted_problem, node.check)
 
-    def _verdict(self, node: Node, kept: bool, reason: str, equivalence: Equivalence | None = None, speedup: float | None = None, outcome: str = KEPT) -> Judged:
+    def _verdict(self, node: Node, kept: bool, reason: str, equivalence: Equivalence | None = None, speedup: float | None = None, outcome: str | None = None) -> Judged:
         if not kept and node.value is not None:
             node.value = dataclasses.replace(node.value, efficiency=0.0)
         node.feedback = reason
         self.task.record_node(node.row())
-        judged = Judged(node, kept, reason, equivalence, speedup, outcome)
+        judged = Judged(node, kept, reason, equivalence, speedup, outcome or (KEPT if kept else "rejected"))
         self.judged.append(judged)
         return judged
 
