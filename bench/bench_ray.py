@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             ray.shutdown()
         finally:
             cluster.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
     load_after = os.getloadavg()
     reference = verdicts[PATHS[0]]
     agree = {p: sum(a == b for a, b in zip(verdicts[p], reference)) for p in PATHS}
