@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import copy
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -262,9 +263,9 @@ def _unused_parameters(function: ast.FunctionDef) -> bool:
 
 
 def _without_parameters(function: ast.FunctionDef) -> ast.FunctionDef:
-    empty = ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
-    return ast.fix_missing_locations(ast.FunctionDef(name=function.name, args=empty, body=function.body, decorator_list=function.decorator_list,
-                                                     returns=function.returns, type_comment=None, lineno=function.lineno))  # fmt: skip
+    stripped = copy.copy(function)  # every other field as written (the fields differ between Python versions)
+    stripped.args = ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    return stripped
 
 
 def _takes_unpacked(predicate: ast.FunctionDef, arity: int) -> bool:
@@ -276,10 +277,10 @@ def _takes_unpacked(predicate: ast.FunctionDef, arity: int) -> bool:
 def _unpacking(predicate: ast.FunctionDef, short: str) -> list[ast.stmt]:
     """The predicate renamed, and a ``property_NAME(args, output)`` that calls it with the arguments unpacked."""
     inner = "_unpacked_property_" + short
-    renamed = ast.FunctionDef(name=inner, args=predicate.args, body=predicate.body, decorator_list=predicate.decorator_list, returns=predicate.returns,
-                              type_comment=None, lineno=predicate.lineno)  # fmt: skip
+    renamed = copy.copy(predicate)
+    renamed.name = inner
     wrapper = pyast.parse("def property_%s(args, output):\n    return %s(*args, output)\n" % (short, inner)).body[0]
-    return [ast.fix_missing_locations(renamed), wrapper]
+    return [renamed, wrapper]
 
 
 def _first_line(strategies: dict[str, ast.stmt], predicates: dict[str, ast.stmt], name: str) -> int:
