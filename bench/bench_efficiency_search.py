@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     problems = load_benchmark(args.benchmark)[: args.limit]
     model = CachedModel(load_model(args.model), ResponseCache())
-    args.canonical_name, starts = canonical_programs(args.benchmark, problems)
+    canonical_name, starts = canonical_programs(args.benchmark, problems)
     efficiency = EfficiencyConfig(meter=args.meter)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="assay-bench-effsearch-") as scratch, Store(Path(scratch) / "s.sqlite") as store, Sandbox() as sandbox:
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             }  # fmt: skip
             rows.append(row)
             print(row, flush=True)
-            write(args, command, problems, rows, load_before)
+            write(args, command, problems, rows, load_before, canonical_name)
 
         def run(label: str, strategy) -> None:
             programs: dict[str, str | None] = {}
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         run("greedy", plugins.STRATEGIES.get("greedy"))
         for name in [n for n in args.presets.split(",") if n]:
             run(name, efficiency_strategy(meter_presets[name]))
-    write(args, command, problems, rows, load_before, finished=True)
+    write(args, command, problems, rows, load_before, canonical_name, finished=True)
     return 0
 
 
@@ -154,7 +154,7 @@ def over_start(row: dict, rows: list[dict]) -> str:
     return "%.3f (%d)" % (math.exp(sum(math.log(row["per_problem"][t] / start["per_problem"][t]) for t in both) / len(both)), len(both))
 
 
-def write(args, command: str, problems, rows: list[dict], load_before, finished: bool = False) -> None:
+def write(args, command: str, problems, rows: list[dict], load_before, canonical_name: str, finished: bool = False) -> None:
     if args.no_docs:
         return
     body = "\n".join([
@@ -172,7 +172,7 @@ def write(args, command: str, problems, rows: list[dict], load_before, finished:
         "Versions: what became of each program the model wrote in an optimize round (or llm4effi's correct ones): kept, or why not "
         "(fails checks the start passes, behaviour differs on the pool or differential inputs, not faster, unlike the majority of correct ones; "
         "not judged: a repeat of an earlier version, a reply without code). Speedup over its start: geometric mean, over the problems where both were measured, of the answer's speedup over the starting program's "
-        "(`optimize@canonical` over `canonical`, `optimize` over `greedy`)." % (args.model, len(problems), args.benchmark, args.meter, args.canonical_name),
+        "(`optimize@canonical` over `canonical`, `optimize` over `greedy`)." % (args.model, len(problems), args.benchmark, args.meter, canonical_name),
         "",
         table(["strategy", "pass@1", "passed", "eff@1", "eff@1 95% CI", "speedup vs reference", "speedup over its start (problems)", "steps kept", "versions", "model calls", "completion tokens", "seconds"],
               [[r["strategy"], "%.3f" % r["pass"], "%d/%d" % (r["passed"], r["problems"]), "%.3f" % r["eff"] if r["eff"] is not None else "-",

@@ -155,9 +155,8 @@ def differences(row: dict, greedy: dict) -> str:
     """Which problems ``row`` solves and greedy does not, and the reverse."""
     mine, theirs = set(row.get("passed_tasks", ())), set(greedy.get("passed_tasks", ()))
     gained, lost = sorted(mine - theirs, key=_task_order), sorted(theirs - mine, key=_task_order)
-    if not gained and not lost:
-        return "the same problems"
-    return "; ".join(part for part in ("+" + ", +".join(gained) if gained else "", "-" + ", -".join(lost) if lost else "") if part)
+    parts = [", ".join("+" + t for t in gained), ", ".join("-" + t for t in lost)]
+    return "; ".join(p for p in parts if p) or "the same problems"
 
 
 def plot_rows(rows: list[dict], path: Path, title: str) -> Path | None:
