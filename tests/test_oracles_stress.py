@@ -20,7 +20,6 @@ from assay.oracles import OracleContext, OracleKind, OraclePool
 from assay.oracles.stress import (
     StressOracle,
     StressSettings,
-    entry_arity,
     input_size,
     parse_generator,
     stress_inputs,
@@ -29,6 +28,7 @@ from assay.oracles.stress import (
     stress_tests,
 )
 from assay.problems import CallTest, Problem
+from assay.problems.prompt import entry_arity
 from assay.sandbox import Call
 
 SETTINGS = StressSettings(levels=(10, 100, 1000), per_level=2, cpu_seconds=1.0)

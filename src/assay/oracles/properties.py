@@ -66,9 +66,9 @@ from assay.models.base import Message
 from assay.models.extract import clean_reply, find_fenced_blocks
 from assay.oracles import OracleContext
 from assay.oracles.pool import OracleKind
-from assay.oracles.stress import entry_arity
 from assay.plugins import hookimpl
 from assay.problems.model import Problem
+from assay.problems.prompt import entry_arity
 from assay.sandbox import Call, InfraError, Limits, Sandbox, wall_for_cpu
 from assay.sandbox.compare import short_repr, values_equal
 from assay.sandbox.harness import codec

@@ -60,6 +60,7 @@ from assay.oracles import OracleContext
 from assay.oracles.pool import OracleKind, OraclePool, OracleTest, Provenance
 from assay.plugins import hookimpl
 from assay.problems.model import CallTest, Problem, Trust
+from assay.problems.prompt import entry_arity
 from assay.sandbox import Call, InfraError, Limits, Sandbox, wall_for_cpu
 from assay.sandbox.compare import short_repr
 from assay.sandbox.harness import codec
@@ -149,25 +150,6 @@ class _Validated:
 # ---------------------------------------------------------------- prompting and parsing
 
 
-def entry_arity(problem: Problem) -> tuple[int, int | None] | None:
-    """(required, most) positional arguments of the entry point as the prompt defines it (most None: ``*args``); None if unknown."""
-    prompt = problem.prompt
-    tree = None
-    for text in (prompt, prompt.rstrip() + "\n    pass\n"):
-        try:
-            tree = pyast.parse(text)
-            break
-        except SyntaxError:
-            continue
-    if tree is None:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == problem.entry_point:
-            params = [*node.args.posonlyargs, *node.args.args]
-            return len(params) - len(node.args.defaults), (None if node.args.vararg is not None else len(params))
-    return None
-
-
 def _arity_text(arity: tuple[int, int | None] | None) -> str:
     if arity is None:
         return "the"
@@ -179,7 +161,8 @@ def _arity_text(arity: tuple[int, int | None] | None) -> str:
 
 def stress_messages(problem: Problem) -> list[Message]:
     """The request for an input generator of ``problem``'s function, from its prompt alone."""
-    user = USER_TEMPLATE.format(entry=problem.entry_point, prompt=problem.prompt.rstrip(), arity=_arity_text(entry_arity(problem)) + " " if entry_arity(problem) is not None else "")
+    arity = entry_arity(problem)
+    user = USER_TEMPLATE.format(entry=problem.entry_point, prompt=problem.prompt.rstrip(), arity=_arity_text(arity) + " " if arity is not None else "")
     return [Message.system(SYSTEM_PROMPT), Message.user(user)]
 
 
@@ -584,6 +567,6 @@ def register_oracles(register: Callable[..., None]) -> None:
 
 
 __all__ = [
-    "GeneratorSpec", "StressOracle", "StressSettings", "entry_arity", "generate_levels", "input_size", "parse_generator", "run_program",
+    "GeneratorSpec", "StressOracle", "StressSettings", "generate_levels", "input_size", "parse_generator", "run_program",
     "stress_inputs", "stress_messages", "stress_sizes", "stress_tests", "validate_generator",
 ]  # fmt: skip

@@ -1,10 +1,14 @@
-"""Split a prompt into trusted helper code and the function the model must write."""
+"""What a prompt says about the function the model must write: the helper code around it, and its arity."""
 
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 from assay import pyast
+
+if TYPE_CHECKING:
+    from assay.problems.model import Problem
 
 
 def helper_code(prompt: str, entry_point: str) -> str:
@@ -33,3 +37,22 @@ def helper_code(prompt: str, entry_point: str) -> str:
     if not any(line.strip() and not line.lstrip().startswith("#") for line in kept.splitlines()):
         return ""
     return kept + "\n"
+
+
+def entry_arity(problem: Problem) -> tuple[int, int | None] | None:
+    """(required, most) positional arguments of the entry point as the prompt defines it (most None: ``*args``); None if unknown."""
+    prompt = problem.prompt
+    tree = None
+    for text in (prompt, prompt.rstrip() + "\n    pass\n"):
+        try:
+            tree = pyast.parse(text)
+            break
+        except SyntaxError:
+            continue
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == problem.entry_point:
+            params = [*node.args.posonlyargs, *node.args.args]
+            return len(params) - len(node.args.defaults), (None if node.args.vararg is not None else len(params))
+    return None
