@@ -75,12 +75,18 @@ def run_enam(csv: Path, samples: Path, indices: list[int]) -> dict:
     return {"evaluator": "enam", "meter": "wall clock (time.time)", "seconds": out["seconds"], "pass": out["metrics"]["pass@1"], "eff": out["metrics"]["eff@1"], "scores": scores}
 
 
-CACHED_REFERENCES = "instructions-cached-references"  # --meters entry: the instruction meter with the references' counts on disk
+CACHED_REFERENCES = "instructions-cached-references"  # --meters entry: the instruction meter with the references measured on disk
+
+
+def workloads_beside(counts: Path) -> Path:
+    """Where the references' workloads (stress inputs, expected outputs) are kept next to their counts."""
+    return counts.with_name(counts.stem + "-workloads.sqlite")
 
 
 def fill_reference_counts(sandbox: Sandbox, problems: dict, path: Path) -> float:
-    """Count every problem's reference into a fresh disk cache at ``path`` (what the first run on a machine leaves); seconds taken."""
+    """Measure every problem's reference into fresh disk caches at ``path`` (counts) and beside it (workloads): what the first run on a machine leaves; seconds taken."""
     os.environ["ASSAY_COUNT_CACHE"] = str(path)
+    os.environ["ASSAY_WORKLOAD_CACHE"] = str(workloads_beside(path))
     evaluator = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="instructions"))
     started = time.monotonic()
 
@@ -96,7 +102,7 @@ def fill_reference_counts(sandbox: Sandbox, problems: dict, path: Path) -> float
 
 
 def run_assay(sandbox: Sandbox, meter: str, problems: dict, reference_counts: Path | None = None) -> dict:
-    """One evaluation from scratch; ``reference_counts``: a disk cache holding only the references' counts (copied, so each run starts from it)."""
+    """One evaluation from scratch; ``reference_counts``: a disk cache holding only the references' counts (copied, so each run starts from it), their workloads beside it."""
     from bench_efficiency import run_set
 
     label = meter
@@ -106,9 +112,10 @@ def run_assay(sandbox: Sandbox, meter: str, problems: dict, reference_counts: Pa
         with sqlite3.connect(reference_counts) as source, sqlite3.connect(run_cache) as copy:
             source.backup(copy)  # the WAL's pages too, which a file copy would miss
         os.environ["ASSAY_COUNT_CACHE"] = str(run_cache)  # references from disk; every sample counted
-        meter, label = "instructions", "instructions, references' counts on disk"
+        os.environ["ASSAY_WORKLOAD_CACHE"] = str(workloads_beside(reference_counts))
+        meter, label = "instructions", "instructions, references on disk"
     else:
-        os.environ["ASSAY_COUNT_CACHE"] = "off"  # every count made, as in the first run on a machine
+        os.environ["ASSAY_COUNT_CACHE"] = os.environ["ASSAY_WORKLOAD_CACHE"] = "off"  # everything made, as in the first run on a machine
     evaluator = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter=meter))  # fresh: nothing cached from an earlier round
     started = time.monotonic()
     result = run_set(sandbox, evaluator, SAMPLE_SET, problems)
@@ -151,14 +158,21 @@ def markdown(runs: list[dict], info: dict, command: str, n_problems: int) -> str
     ]
     if "fill_seconds" in info:
         out += [
-            "*instructions, references' counts on disk*: the instruction meter as it runs on a machine where any earlier run counted the references "
-            "(counts are deterministic and cached on disk, keyed by valgrind, Python, the server and the job): each such run starts from a copy of a "
-            "cache holding only the references' counts, filled before the rounds in %.0f s; every sample is counted, and the references are still run "
-            "natively (their CPU times set the screen's cutoff). The other instruction rows count everything (`ASSAY_COUNT_CACHE=off`)." % info["fill_seconds"],
+            "*instructions, references on disk*: the instruction meter as it runs on a machine where an earlier run measured the references: "
+            "their counts (deterministic, keyed by valgrind, Python, the server and the job) and their workloads (the stress inputs and the "
+            "reference's expected outputs, keyed by the generator, seeds, reference and Python) are read from assay's disk caches. Each such run "
+            "starts from caches holding only those, filled before the rounds in %.0f s; every sample is run natively (the screen) and counted. "
+            "The other instruction rows make everything (`ASSAY_COUNT_CACHE=off`, `ASSAY_WORKLOAD_CACHE=off`)." % info["fill_seconds"],
             "",
         ]
-    rows = [[r["evaluator"], r["meter"], r["round"], "%.0f" % r["seconds"], "%.4f" % r["pass"], "%.4f" % r["eff"]] for r in runs]
-    out.append(report.table(["evaluator", "meter", "round", "wall s", "pass@1", "eff@1"], rows))
+    enam_seconds = {r["round"]: r["seconds"] for r in runs if r["evaluator"] == "enam"}
+
+    def against_enam(r: dict) -> str:
+        base = enam_seconds.get(r["round"])
+        return "%.2f×" % (r["seconds"] / base) if base and r["evaluator"] != "enam" else ""
+
+    rows = [[r["evaluator"], r["meter"], r["round"], "%.0f" % r["seconds"], against_enam(r), "%.4f" % r["pass"], "%.4f" % r["eff"]] for r in runs]
+    out.append(report.table(["evaluator", "meter", "round", "wall s", "time ÷ enam's (same round)", "pass@1", "eff@1"], rows))
     out.append("")
     by_key: dict[tuple[str, str], list[dict]] = {}
     for r in runs:

@@ -58,3 +58,60 @@ def test_workload_has_expected_outputs_and_the_reference_passes_it(sandbox):
 def test_problem_without_generator_says_so(sandbox):
     with pytest.raises(WorkloadError, match="no input generator"):
         build_workload(load_benchmark("humaneval")[0], sandbox)
+
+
+def test_a_cached_workload_is_read_back_without_running_the_generator_or_the_reference(sandbox, tmp_path, monkeypatch):
+    from assay import workloads
+
+    cache = workloads.WorkloadCache(tmp_path / "workloads.sqlite")
+    problem = ENAMEL["HumanEval/0"]
+    built = build_workload(problem, sandbox, cache=cache)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran although the workload is on disk")
+
+    monkeypatch.setattr(workloads, "generate_inputs", refuse)
+    monkeypatch.setattr(type(sandbox), "reference_replies", refuse)
+    again = build_workload(problem, sandbox, cache=workloads.WorkloadCache(tmp_path / "workloads.sqlite"))
+    assert again == built
+    assert again.reference_timings == built.reference_timings
+    with pytest.raises(AssertionError, match="on disk"):  # another seed is another workload
+        build_workload(problem, sandbox, seed=1, cache=cache)
+
+
+def test_the_workload_key_follows_everything_that_changes_a_workload():
+    from dataclasses import replace
+
+    from assay.workloads import WorkloadCache
+
+    problem = ENAMEL["HumanEval/0"]
+    key = WorkloadCache.key(problem)
+    assert WorkloadCache.key(replace(problem)) == key
+    changed = [
+        replace(problem, reference=problem.reference + "\n# edited\n"),
+        replace(problem, generator=replace(problem.generator, source=problem.generator.source + "\n")),
+        replace(problem, generator=replace(problem.generator, levels=problem.generator.levels[:-1] + (problem.generator.levels[-1] + 1,))),
+        replace(problem, setup="import math\n"),
+        replace(problem, checker="def check_output(i, e, o):\n    return True\n"),
+    ]
+    keys = {WorkloadCache.key(p) for p in changed} | {WorkloadCache.key(problem, seed=7), WorkloadCache.key(problem, problem_index=3)}
+    assert key not in keys and len(keys) == len(changed) + 2
+
+
+def test_an_unreadable_entry_is_built_again_and_the_cache_can_be_turned_off(sandbox, tmp_path, monkeypatch):
+    import sqlite3
+
+    from assay.workloads import WorkloadCache
+
+    cache = WorkloadCache(tmp_path / "w.sqlite")
+    problem = ENAMEL["HumanEval/0"]
+    built = build_workload(problem, sandbox, cache=cache)
+    with sqlite3.connect(tmp_path / "w.sqlite") as db:
+        db.execute("UPDATE workloads SET value = ?", (b"not a workload",))
+    assert cache.get(WorkloadCache.key(problem)) is None
+    assert build_workload(problem, sandbox, cache=cache).tests == built.tests
+    assert cache.get(WorkloadCache.key(problem)) is not None  # written again
+    monkeypatch.setenv("ASSAY_WORKLOAD_CACHE", "off")
+    assert WorkloadCache.default() is None
+    monkeypatch.setenv("ASSAY_WORKLOAD_CACHE", str(tmp_path / "elsewhere.sqlite"))
+    assert WorkloadCache.default().path == tmp_path / "elsewhere.sqlite"

@@ -7,15 +7,27 @@ across levels), so the inputs are the ones ENAMEL's own evaluator makes.
 Expected outputs come from the reference solution, run in the sandbox like
 any other program, one call at a time and timed: that run is also the first
 native measurement of the reference a cost meter needs.
+
+A built workload depends only on the problem (generator, seeds, reference,
+setup, checker) and on the interpreter, so :class:`WorkloadCache` keeps it on
+disk: a run after the first skips the generators and the reference's run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import random
+import sqlite3
+import sys
 import threading
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from assay.problems import model as problem_model
 from assay.problems.model import CallTest, Problem, Trust
 from assay.sandbox.calls import Mode
 from assay.sandbox.pool import Sandbox
@@ -57,13 +69,18 @@ class Workload:
         return tuple(t for level in self.levels for t in level.tests)
 
 
+def _seeding(problem: Problem, problem_index: int | None, seed: int | None) -> tuple[int, int]:
+    """The problem's index and the base seed (ENAMEL's, from the problem's metadata, unless given)."""
+    index = problem_index if problem_index is not None else int(problem.metadata.get("enamel_index", 0))
+    return index, seed if seed is not None else int(problem.metadata.get("enamel_seed", 0))
+
+
 def generate_inputs(problem: Problem, problem_index: int | None = None, seed: int | None = None) -> list[list[tuple[Any, ...]]]:
     """The arguments of every stress input, per level."""
     generator = problem.generator
     if generator is None:
         raise WorkloadError("%s has no input generator (see docs/problems-format.md for how to supply one)" % problem.task_id)
-    index = problem_index if problem_index is not None else int(problem.metadata.get("enamel_index", 0))
-    base = seed if seed is not None else int(problem.metadata.get("enamel_seed", 0))
+    index, base = _seeding(problem, problem_index, seed)
     namespace: dict[str, Any] = {"random": random}
     levels: list[list[tuple[Any, ...]]] = []
     with _GLOBAL_RANDOM:
@@ -85,8 +102,18 @@ def generate_inputs(problem: Problem, problem_index: int | None = None, seed: in
     return levels
 
 
-def build_workload(problem: Problem, sandbox: Sandbox, problem_index: int | None = None, seed: int | None = None) -> Workload:
-    """Stress inputs with expected outputs computed by the reference in the sandbox."""
+def build_workload(problem: Problem, sandbox: Sandbox, problem_index: int | None = None, seed: int | None = None, cache: "WorkloadCache | None" = None) -> Workload:
+    """Stress inputs with expected outputs computed by the reference in the sandbox (or read from ``cache``, and written there)."""
+    key = WorkloadCache.key(problem, problem_index, seed) if cache is not None else ""
+    if cache is not None and (found := cache.get(key)) is not None:
+        return found
+    workload = _build_workload(problem, sandbox, problem_index, seed)
+    if cache is not None:
+        cache.put(key, workload)
+    return workload
+
+
+def _build_workload(problem: Problem, sandbox: Sandbox, problem_index: int | None, seed: int | None) -> Workload:
     if not problem.reference:
         raise WorkloadError("%s has no reference solution to compute expected outputs" % problem.task_id)
     inputs = generate_inputs(problem, problem_index, seed)
@@ -113,3 +140,82 @@ def build_workload(problem: Problem, sandbox: Sandbox, problem_index: int | None
             position += 1
         levels.append(StressLevel(level, problem.generator.levels[level], weights[level], tuple(tests)))
     return Workload(problem.task_id, tuple(levels), timings)
+
+
+FORMAT = 1  # bumped when what a stored workload means changes (part of every key)
+_SOURCES = (Path(__file__), Path(problem_model.__file__))  # the code that builds a workload and the classes it holds
+
+
+class WorkloadCache:
+    """Built workloads on disk (SQLite, pickled and compressed), keyed by everything that can change one.
+
+    The reference's timings stored with a workload are those of the run that
+    built it: they only set a screen's cutoff and time limits, never a score.
+    Only workloads written by assay itself are read back (the file lives in
+    the user's own cache directory).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        if path is None:
+            from assay.paths import cache_root
+
+            path = cache_root() / "workloads.sqlite"
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)
+        self._local = threading.local()
+        with self._connection() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS workloads (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    @classmethod
+    def default(cls) -> "WorkloadCache | None":
+        """The cache at ``$ASSAY_WORKLOAD_CACHE`` (``off``: none), else ``<assay cache>/workloads.sqlite``."""
+        configured = os.environ.get("ASSAY_WORKLOAD_CACHE", "")
+        if configured.lower() in ("off", "0", "no", "none"):
+            return None
+        try:
+            return cls(configured or None)
+        except (OSError, sqlite3.Error):
+            return None  # no cache costs time, never a result
+
+    @staticmethod
+    def key(problem: Problem, problem_index: int | None = None, seed: int | None = None) -> str:
+        generator = problem.generator
+        digest = hashlib.sha256()
+        parts = [
+            str(FORMAT),
+            sys.version,
+            os.path.realpath(sys.executable),
+            problem.task_id,
+            problem.entry_point,
+            problem.reference or "",
+            problem.setup,
+            problem.checker or "",
+            repr(None if generator is None else (generator.source, generator.function, generator.levels, generator.weights, [generator.cases_at(j) for j in range(len(generator.levels))])),
+            repr(_seeding(problem, problem_index, seed)),
+        ]
+        parts += [source.read_text(encoding="utf-8") for source in _SOURCES]
+        for part in parts:
+            digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        return digest.hexdigest()
+
+    def get(self, key: str) -> Workload | None:
+        try:
+            row = self._connection().execute("SELECT value FROM workloads WHERE key = ?", (key,)).fetchone()
+            return pickle.loads(zlib.decompress(row[0])) if row else None
+        except (sqlite3.Error, zlib.error, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            return None  # unreadable: built again
+
+    def put(self, key: str, workload: Workload) -> None:
+        try:
+            blob = zlib.compress(pickle.dumps(workload, protocol=pickle.HIGHEST_PROTOCOL), 1)
+            with self._connection() as db:
+                db.execute("INSERT OR REPLACE INTO workloads (key, value) VALUES (?, ?)", (key, blob))
+        except (sqlite3.Error, pickle.PicklingError, OSError):
+            pass  # a cache that cannot be written only costs time

@@ -73,7 +73,7 @@ from assay.sandbox.calls import Call
 from assay.sandbox.limits import Limits
 from assay.sandbox.pool import Sandbox
 from assay.sandbox.worker import InfraError
-from assay.workloads import Workload, WorkloadError, build_workload
+from assay.workloads import Workload, WorkloadCache, WorkloadError, build_workload
 
 CPU_UNIT = "cpu_seconds"  # the evaluator times cpu-time in seconds (the reward meter in ns)
 
@@ -147,6 +147,7 @@ class EfficiencyEvaluator:
         self._counter_takes_budget = "budget" in takes
         self._counter_counts_first = "count_first" in takes
         self._workloads: dict[str, Workload | str] = {}
+        self._workload_cache = WorkloadCache.default()
         self._cpu_refs: dict[str, ReferenceProfile] = {}
         self._counted_refs: dict[str, ReferenceProfile] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -172,7 +173,7 @@ class EfficiencyEvaluator:
             cached = self._workloads.get(problem.task_id)
             if cached is None:
                 try:
-                    cached = build_workload(problem, self.sandbox)
+                    cached = build_workload(problem, self.sandbox, cache=self._workload_cache)
                 except WorkloadError as exc:
                     cached = str(exc)
                 self._workloads[problem.task_id] = cached
