@@ -269,6 +269,7 @@ def command_eval(args: argparse.Namespace) -> int:
     config = EvalConfig(workers=args.workers, ks=args.k, limits=limits, timeout_factor=args.timeout_factor, min_cpu_seconds=args.min_timeout, efficiency=efficiency)
     store = Store(args.store) if args.store else Store()
     progress, on_progress = progress_bar("evaluating")
+    threading.Thread(target=_import_for_the_summary, name="assay-summary-import", daemon=True).start()
     early = getattr(args, "early_sandbox", None)  # started by main() before parsing, if it is the one this run needs
     sandbox = early if early is not None and early.key == sandbox_options(config) and not getattr(args, "ray", None) else None
 
@@ -313,6 +314,12 @@ def write_run_report(args: argparse.Namespace, run_id: str) -> None:
 
     with Store(args.store) if args.store else Store() as store:
         console.print("report: %s" % write_report(store, [run_id], args.report))
+
+
+def _import_for_the_summary() -> None:
+    """Import what the summary's tables need while the samples run (the workers are busy; this process mostly waits)."""
+    with contextlib.suppress(Exception):
+        import rich.table  # noqa: F401
 
 
 def print_report(report, command: str = "eval") -> None:
