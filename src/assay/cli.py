@@ -317,8 +317,9 @@ def write_run_report(args: argparse.Namespace, run_id: str) -> None:
 
 
 def _import_for_the_summary() -> None:
-    """Import what the summary's tables need while the samples run (the workers are busy; this process mostly waits)."""
+    """Import what the summary needs (rich's console and tables) while the samples run: the workers are busy and this process mostly waits."""
     with contextlib.suppress(Exception):
+        import rich.console  # noqa: F401
         import rich.table  # noqa: F401
 
 

