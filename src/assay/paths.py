@@ -1,8 +1,8 @@
 """Where assay keeps what it can rebuild: ``$ASSAY_CACHE_DIR``, else ``$XDG_CACHE_HOME/assay``, else ``~/.cache/assay``.
 
 Everything under it is a cache (built problems, the compiled harness, entry
-points, script recordings, reference counts, model replies, embedded
-models): deleting it costs time, never a result.
+points, script recordings, reference counts, stress workloads, model
+replies, embedded models): deleting it costs time, never a result.
 """
 
 from __future__ import annotations
