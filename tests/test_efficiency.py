@@ -366,3 +366,23 @@ def test_the_run_that_computes_expected_outputs_is_the_references_first_timed_ru
     thrice = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time", repeats=3))
     thrice.cpu_reference(problem)
     assert runs == [True, True]  # three repeats: its own workload's run and two more
+
+
+def test_cpu_time_times_the_reference_in_its_own_run_when_the_workload_comes_from_the_cache(sandbox, problem, monkeypatch, tmp_path):
+    """A cached workload's timings are an earlier run's: a counting meter's screen may use them, the cpu-time meter may not."""
+    import assay.measure.efficiency as efficiency
+
+    monkeypatch.setenv("ASSAY_WORKLOAD_CACHE", str(tmp_path / "workloads.sqlite"))
+    EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time", repeats=1)).workload(problem)  # fills the cache
+    runs = []
+    real = efficiency.stress_run
+
+    def recording(sandbox_, problem_, program, *args, **kwargs):
+        runs.append(program == problem_.reference)
+        return real(sandbox_, problem_, program, *args, **kwargs)
+
+    monkeypatch.setattr(efficiency, "stress_run", recording)
+    later = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time", repeats=1))
+    assert later.workload(problem).cached
+    later.cpu_reference(problem)
+    assert runs == [True]  # the reference timed again, in this run

@@ -75,6 +75,7 @@ def test_a_cached_workload_is_read_back_without_running_the_generator_or_the_ref
     again = build_workload(problem, sandbox, cache=workloads.WorkloadCache(tmp_path / "workloads.sqlite"))
     assert again == built
     assert again.reference_timings == built.reference_timings
+    assert again.cached and not built.cached
     with pytest.raises(AssertionError, match="on disk"):  # another seed is another workload
         build_workload(problem, sandbox, seed=1, cache=cache)
 

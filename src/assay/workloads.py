@@ -23,7 +23,7 @@ import sqlite3
 import sys
 import threading
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ class Workload:
     # per stress input, in order: the run that computed the expected outputs, one call at a time and timed
     # (a cost meter's first native run of the reference need not be made again)
     reference_timings: tuple[ReferenceTiming, ...] = ()
+    # read from a WorkloadCache: the timings are an earlier run's, not this one's
+    cached: bool = field(default=False, compare=False)
 
     @property
     def tests(self) -> tuple[CallTest, ...]:
@@ -106,7 +108,7 @@ def build_workload(problem: Problem, sandbox: Sandbox, problem_index: int | None
     """Stress inputs with expected outputs computed by the reference in the sandbox (or read from ``cache``, and written there)."""
     key = WorkloadCache.key(problem, problem_index, seed) if cache is not None else ""
     if cache is not None and (found := cache.get(key)) is not None:
-        return found
+        return replace(found, cached=True)
     workload = _build_workload(problem, sandbox, problem_index, seed)
     if cache is not None:
         cache.put(key, workload)
@@ -150,7 +152,9 @@ class WorkloadCache:
     """Built workloads on disk (SQLite, pickled and compressed), keyed by everything that can change one.
 
     The reference's timings stored with a workload are those of the run that
-    built it: they only set a screen's cutoff and time limits, never a score.
+    built it (a workload read back says so: ``cached``): a counting meter's
+    screen takes its cutoff and time limits from them; the ``cpu-time`` meter,
+    which scores against the reference's times, times it again in its own run.
     Only workloads written by assay itself are read back (the file lives in
     the user's own cache directory).
     """

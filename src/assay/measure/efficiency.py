@@ -245,8 +245,10 @@ class EfficiencyEvaluator:
         workload = self.workload(problem)
         tests = list(workload.tests)
         repeats = self.config.repeats if self.counter is None else self.config.screen_reference_repeats
-        # the run that computed the expected outputs was timed the same way: it is the first
-        timed = [[StressRun(LevelStatus.OK, t.cpu_ns, t.before_ns, t.after_ns) for t in workload.reference_timings]] if len(workload.reference_timings) == len(tests) else []
+        # the run that computed the expected outputs was timed the same way: it is the first (for cpu-time,
+        # which scores against these times, only if it was made in this run, not read from the workload cache)
+        usable = len(workload.reference_timings) == len(tests) and (self.counter is not None or not workload.cached)
+        timed = [[StressRun(LevelStatus.OK, t.cpu_ns, t.before_ns, t.after_ns) for t in workload.reference_timings]] if usable else []
         runs = timed + [stress_run(self.sandbox, problem, problem.reference or "", tests, self._load_limits().cpu_seconds, self._load_limits()) for _ in range(max(1, repeats) - len(timed))]
         if any(len(run) != len(tests) or any(r.status is not LevelStatus.OK for r in run) for run in runs):
             raise EfficiencyUnavailable("%s: the reference does not complete its own stress inputs on the CPU meter" % problem.task_id)
