@@ -278,6 +278,12 @@ def test_without_a_reference_trust_is_the_share_of_candidates_that_satisfy_it(sa
     assert entry["trust"] == 0.75 and entry["note"].startswith("3 of 4 candidates")
 
 
+def test_without_a_reference_a_property_no_candidate_satisfies_is_discarded(sandbox):
+    pool, _ = build(sandbox, "```python\n" + WRONG + "\n" + GROWS + "```", reference=None, candidates=[GOOD, "def square(n):\n    return n ** 2\n"])
+    assert kept(pool) == ["grows"]
+    assert reasons(pool)["twice"] == "no candidate satisfies it (2 checked)"
+
+
 def test_without_a_model_nothing_is_built(sandbox):
     pool = OraclePool("x")
     asyncio.run(PropertyOracle().build(OracleContext(SQUARE, sandbox, pool)))

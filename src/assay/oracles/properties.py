@@ -545,7 +545,9 @@ def validate_property(sandbox: Sandbox, spec: PropertySpec, entry_point: str, re
     outputs there, so that the examples cannot tell them apart).
     Trust: 1.0 when it held for the reference; without a reference, the
     share of ``candidates`` that satisfy it (checked apart, as in
-    :func:`check_property` without the search); 0.0 with neither, noted as
+    :func:`check_property` without the search), and discarded when none
+    does (as a generated test no candidate satisfies is: the property, not
+    every candidate, is most likely wrong); 0.0 with neither, noted as
     unmeasured.
     """
     try:
@@ -579,6 +581,8 @@ def validate_property(sandbox: Sandbox, spec: PropertySpec, entry_point: str, re
     if candidates:
         with ThreadPoolExecutor(max_workers=min(len(candidates), sandbox.size), thread_name_prefix="assay-property") as pool:
             passed = sum(pool.map(lambda program: check_property(sandbox, program, entry_point, entry, settings, search=False).passed, candidates))
+        if passed == 0:
+            return _Validated(spec, examples, reason="no candidate satisfies it (%d checked)" % len(candidates))
         return _Validated(spec, examples, trust=passed / len(candidates), note="%d of %d candidates satisfy it; rejects %s" % (passed, len(candidates), ", ".join(TRIVIAL_PROGRAMS)))
     return _Validated(spec, examples, trust=0.0, note="unmeasured (no reference, no candidates); rejects %s" % ", ".join(TRIVIAL_PROGRAMS))
 
