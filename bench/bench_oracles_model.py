@@ -11,7 +11,7 @@ agreement). Then, with the canonical solution and the mutants of
 
 - **false rejects**: kept tests (or properties) the canonical solution fails,
   among all kept ones and among those a search trusts (tests at trust
-  ``TRUSTED``, properties at 0.5 or more, as ``search.value.Checker`` uses them);
+  ``TRUSTED``, properties at the ``pgs`` preset's ``property_trust``, as its checker uses them);
 - **mutants killed**: a mutant is killed by a kind when it fails one of that
   kind's search-trusted tests (or properties) that the canonical solution
   passes, next to the hidden tests' own kills; the pool without hidden tests
@@ -46,11 +46,12 @@ from assay.oracles.properties import check_property  # noqa: E402
 from assay.problems import Problem  # noqa: E402
 from assay.problems.humaneval import load_problems  # noqa: E402
 from assay.sandbox import Sandbox  # noqa: E402
+from assay.search.presets import PRESETS  # noqa: E402
 from assay.search.value import TRUSTED  # noqa: E402
 from assay.store import Store  # noqa: E402
 
 KINDS = ("examples", "property", "generated", "stress")
-PROPERTY_TRUST = 0.5  # what search.value.Checker keeps
+PROPERTY_TRUST = PRESETS["pgs"].property_trust  # what the pgs preset's checker keeps: every kept property
 
 
 @dataclass
@@ -225,7 +226,7 @@ def write(command: str, info: dict, args, figures: dict[str, KindFigures], state
         "",
         "Model `%s`, the first %d HumanEval problems, %d candidates sampled per problem for agreement. Each pool is built as a search builds it: "
         "no hidden tests, no reference. A search trusts tests at trust %.3f or more (examples, generated and stress tests every candidate agrees with) "
-        "and properties at %.1f or more. *Made* and *kept* count what the kind makes (properties; tests; stress-input generators); *in the pools* counts "
+        "and properties at %.1f or more (the `pgs` preset's threshold). *Made* and *kept* count what the kind makes (properties; tests; stress-input generators); *in the pools* counts "
         "tests (properties for that kind), and false rejects are those the canonical solution fails. A mutant is killed by a kind when it fails one of that kind's trusted tests the canonical solution "
         "passes." % (args.model, n, args.candidates, TRUSTED, PROPERTY_TRUST),
         "",
