@@ -213,7 +213,9 @@ def hostile(body: str) -> str:
 HOSTILE = {
     "infinite loop": ("    while True:\n        try:\n            pass\n        except BaseException:\n            pass", "generate() timeout: at size=10"),
     "huge allocation": ("    blocks = []\n    while True:\n        blocks.append(bytearray(64 << 20))", "generate() "),
-    "prints forever": ("    while True:\n        print('x' * 10000)", "generate() output_limit: at size=10"),
+    # its first call starts printing as soon as the load's reply is sent; on a busy machine the monitor may see the
+    # output pass the cap before it has finished with that reply, and blame the load: either way, for printing
+    "prints forever": ("    while True:\n        print('x' * 10000)", ("generate() output_limit: at size=10", "its code does not load: output_limit")),
     "fork bomb": ("    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass", "generate() "),
     "exits": ("    os._exit(0)", "generate() "),
     # its kills reach nothing outside its own namespace; what it then returns is judged as data
@@ -229,7 +231,7 @@ def test_a_hostile_generator_stays_in_the_sandbox_and_is_discarded(sandbox, name
     pool, _ = build(sandbox, hostile(body), settings=HOSTILE_SETTINGS)
     assert pool.extras.get("stress") is None
     (why,) = reasons(pool)
-    assert why.startswith(reason), why
+    assert why.startswith(reason), why  # a prefix, or a tuple of them
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing it allocated landed here
     assert only_zygotes_remain(sandbox)
     assert sandbox.run_calls(GOOD_PROGRAM, [Call("total", ([1, 2],))]).replies[0].value == 3
