@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from assay.disk_cache import DiskCache
 from assay.problems import model as problem_model
 from assay.problems.model import CallTest, Problem, Trust
 from assay.sandbox.calls import Mode
@@ -164,18 +165,8 @@ class WorkloadCache:
             from assay.paths import cache_root
 
             path = cache_root() / "workloads.sqlite"
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(path)
-        self._local = threading.local()
-        with self._connection() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS workloads (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
-
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = sqlite3.connect(self.path, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-        return db
+        self._table = DiskCache(path, "workloads", "BLOB")
+        self.path = self._table.path
 
     @classmethod
     def default(cls) -> "WorkloadCache | None":
@@ -210,16 +201,15 @@ class WorkloadCache:
         return digest.hexdigest()
 
     def get(self, key: str) -> Workload | None:
+        blob = self._table.get(key)
         try:
-            row = self._connection().execute("SELECT value FROM workloads WHERE key = ?", (key,)).fetchone()
-            return pickle.loads(zlib.decompress(row[0])) if row else None
-        except (sqlite3.Error, zlib.error, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            return pickle.loads(zlib.decompress(blob)) if blob is not None else None
+        except (zlib.error, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
             return None  # unreadable: built again
 
     def put(self, key: str, workload: Workload) -> None:
         try:
             blob = zlib.compress(pickle.dumps(workload, protocol=pickle.HIGHEST_PROTOCOL), 1)
-            with self._connection() as db:
-                db.execute("INSERT OR REPLACE INTO workloads (key, value) VALUES (?, ?)", (key, blob))
-        except (sqlite3.Error, pickle.PicklingError, OSError):
-            pass  # a cache that cannot be written only costs time
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return  # a workload that cannot be pickled is built again next time
+        self._table.put(key, blob)

@@ -34,7 +34,6 @@ import platform
 import queue
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from assay.disk_cache import DiskCache
 from assay.measure import result_form
 from assay.measure.meters import NOT_RUN, OVER_BUDGET, first_over_budget
 from assay.sandbox.worker import InfraError, spawn
@@ -709,18 +709,8 @@ class CountCache:
             from assay.paths import cache_root
 
             path = cache_root() / "counts.sqlite"
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(path)
-        self._local = threading.local()
-        with self._connection() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS counts (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = sqlite3.connect(self.path, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-        return db
+        self._table = DiskCache(path, "counts", "TEXT")
+        self.path = self._table.path
 
     @classmethod
     def default(cls) -> "CountCache | bool":
@@ -741,18 +731,11 @@ class CountCache:
         return digest.hexdigest()
 
     def get(self, key: str) -> Counted | None:
-        try:
-            row = self._connection().execute("SELECT value FROM counts WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error:
-            return None
-        return Counted.from_json(row[0]) if row else None
+        value = self._table.get(key)
+        return Counted.from_json(value) if value is not None else None
 
     def put(self, key: str, counted: Counted) -> None:
         if any(s in ("timeout", "crash", "memory", "wrong") for s in counted.statuses) or ("not_run" in counted.statuses and OVER_BUDGET not in counted.statuses):
             return  # depends on the machine, not only on the job (calls not run after one over budget do not)
-        try:
-            with self._connection() as db:
-                db.execute("INSERT OR REPLACE INTO counts (key, value) VALUES (?, ?)", (key, counted.to_json()))
-        except sqlite3.Error:
-            pass  # a cache that cannot be written only costs time
+        self._table.put(key, counted.to_json())
 
