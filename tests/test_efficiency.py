@@ -343,12 +343,12 @@ def test_overflow_on_a_large_level_censors_like_enamel(cpu):
     assert result.levels[result.censored_at].status == "censored"
 
 
-def test_the_run_that_computes_expected_outputs_is_the_references_first_timed_run(sandbox, problem, monkeypatch):
-    """Building the workload runs the reference on every stress input, one call at a time and timed; the
-    CPU reference takes that run as its first, so a cost meter runs the reference natively once less."""
+@pytest.fixture
+def stress_runs(monkeypatch) -> list[bool]:
+    """One entry per native stress run the evaluator makes from now on: True where it ran the reference."""
     import assay.measure.efficiency as efficiency
 
-    runs = []
+    runs: list[bool] = []
     real = efficiency.stress_run
 
     def recording(sandbox_, problem_, program, *args, **kwargs):
@@ -356,6 +356,13 @@ def test_the_run_that_computes_expected_outputs_is_the_references_first_timed_ru
         return real(sandbox_, problem_, program, *args, **kwargs)
 
     monkeypatch.setattr(efficiency, "stress_run", recording)
+    return runs
+
+
+def test_the_run_that_computes_expected_outputs_is_the_references_first_timed_run(sandbox, problem, stress_runs):
+    """Building the workload runs the reference on every stress input, one call at a time and timed; the
+    CPU reference takes that run as its first, so a cost meter runs the reference natively once less."""
+    runs = stress_runs
     once = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time", repeats=1))
     workload = once.workload(problem)
     assert len(workload.reference_timings) == len(workload.tests) and all(t.cpu_ns > 0 for t in workload.reference_timings)
@@ -368,21 +375,12 @@ def test_the_run_that_computes_expected_outputs_is_the_references_first_timed_ru
     assert runs == [True, True]  # three repeats: its own workload's run and two more
 
 
-def test_cpu_time_times_the_reference_in_its_own_run_when_the_workload_comes_from_the_cache(sandbox, problem, monkeypatch, tmp_path):
+def test_cpu_time_times_the_reference_in_its_own_run_when_the_workload_comes_from_the_cache(sandbox, problem, stress_runs, monkeypatch, tmp_path):
     """A cached workload's timings are an earlier run's: a counting meter's screen may use them, the cpu-time meter may not."""
-    import assay.measure.efficiency as efficiency
-
     monkeypatch.setenv("ASSAY_WORKLOAD_CACHE", str(tmp_path / "workloads.sqlite"))
     EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time", repeats=1)).workload(problem)  # fills the cache
-    runs = []
-    real = efficiency.stress_run
-
-    def recording(sandbox_, problem_, program, *args, **kwargs):
-        runs.append(program == problem_.reference)
-        return real(sandbox_, problem_, program, *args, **kwargs)
-
-    monkeypatch.setattr(efficiency, "stress_run", recording)
+    assert stress_runs == []  # building a workload is not a stress run
     later = EfficiencyEvaluator(sandbox, EfficiencyConfig(meter="cpu-time", repeats=1))
     assert later.workload(problem).cached
     later.cpu_reference(problem)
-    assert runs == [True]  # the reference timed again, in this run
+    assert stress_runs == [True]  # the reference timed again, in this run
